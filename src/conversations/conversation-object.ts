@@ -1,0 +1,384 @@
+import { DurableObject } from "cloudflare:workers";
+import { newId } from "../shared/ids";
+import { nowIso } from "../shared/time";
+import { summaryReply } from "./summary-reply";
+import { applyMetadata, type MetadataOutcome, type MetadataStore, type RejectionReason, type Warning } from "./metadata-rules";
+
+/** How long metadata and counters may wait before the alarm copies them to D1. */
+export const FLUSH_DELAY_MS = 2_000;
+const D1_BATCH_SIZE = 25;
+
+export type Message = { id: string; role: "visitor" | "bot"; text: string; created_at: string };
+export type MetadataAnswer = { accepted: string[]; rejected: { key: string; reason: RejectionReason }[]; warnings: Warning[] };
+/** Rows this call read and wrote, in the object's SQLite and in D1. */
+export type Cost = { doRowsRead: number; doRowsWritten: number; d1RowsWritten: number };
+
+export type ConversationInfo = {
+  conversation_id: string;
+  team_id: string;
+  chatbot_id: string;
+  channel: string;
+  participant_id: string;
+  started_at: string;
+};
+
+export type StartInput = {
+  conversationId: string;
+  teamId: string;
+  chatbotId: string;
+  visitorId: string;
+  data: Record<string, unknown>;
+  timezone: string | null;
+  warnings: Warning[];
+};
+
+type CustomerState = { name: string | null; email: string | null; phone: string | null; timezone: string | null };
+type CustomerChange = Partial<CustomerState>;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS conversation (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  conversation_id TEXT NOT NULL, team_id TEXT NOT NULL, chatbot_id TEXT NOT NULL, channel TEXT NOT NULL,
+  participant_id TEXT NOT NULL, started_at TEXT NOT NULL,
+  -- the customer fields this conversation last wrote to its participant in D1
+  synced_name TEXT, synced_email TEXT, synced_phone TEXT, synced_timezone TEXT,
+  -- how far the D1 projection has caught up
+  flushed_revision INTEGER NOT NULL DEFAULT 0, flushed_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS metadata (
+  key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL, revision INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, role TEXT NOT NULL, text TEXT NOT NULL, created_at TEXT NOT NULL
+);`;
+
+/**
+ * One per conversation: the only writer of its messages and metadata. Each message
+ * is applied in one synchronous SQLite transaction, so concurrent messages are
+ * serialised and the 200-pair cap holds. D1 sees customer fields at once (awaited
+ * before answering) and the rest through a debounced alarm.
+ */
+export class ConversationObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private info: ConversationInfo | null = null;
+  private synced: CustomerState = { name: null, email: null, phone: null, timezone: null };
+  private pairs = 0;
+  private revision = 0;
+  private lastSeq = 0;
+  private lastMessageAt: string | null = null;
+  private flushed = { revision: 0, seq: 0 };
+  private alarmPending = false;
+  /** D1 customer writes, chained so they land in the order they were applied. */
+  private customerWrites: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(SCHEMA);
+    this.load();
+    ctx.blockConcurrencyWhile(async () => {
+      this.alarmPending = (await ctx.storage.getAlarm()) !== null;
+    });
+  }
+
+  private load(): void {
+    const row = this.sql.exec("SELECT * FROM conversation").toArray()[0];
+    if (row) {
+      this.info = {
+        conversation_id: row.conversation_id as string,
+        team_id: row.team_id as string,
+        chatbot_id: row.chatbot_id as string,
+        channel: row.channel as string,
+        participant_id: row.participant_id as string,
+        started_at: row.started_at as string,
+      };
+      this.synced = {
+        name: row.synced_name as string | null,
+        email: row.synced_email as string | null,
+        phone: row.synced_phone as string | null,
+        timezone: row.synced_timezone as string | null,
+      };
+      this.flushed = { revision: row.flushed_revision as number, seq: row.flushed_seq as number };
+    }
+    const stats = this.sql.exec("SELECT count(*) AS pairs, coalesce(max(revision), 0) AS revision FROM metadata").one();
+    this.pairs = stats.pairs as number;
+    this.revision = stats.revision as number;
+    const last = this.sql.exec("SELECT seq, created_at FROM messages ORDER BY seq DESC LIMIT 1").toArray()[0];
+    this.lastSeq = (last?.seq as number) ?? 0;
+    this.lastMessageAt = (last?.created_at as string) ?? null;
+  }
+
+  private exec<T extends Record<string, SqlStorageValue>>(cost: Cost, query: string, ...params: unknown[]): T[] {
+    const cursor = this.sql.exec<T>(query, ...params);
+    const rows = cursor.toArray();
+    cost.doRowsRead += cursor.rowsRead;
+    cost.doRowsWritten += cursor.rowsWritten;
+    return rows;
+  }
+
+  private store(cost: Cost, now: string): MetadataStore {
+    return {
+      compare: (key, value) => {
+        const row = this.exec<{ same: number }>(cost, "SELECT value = ? AS same FROM metadata WHERE key = ?", value, key)[0];
+        return row === undefined ? "absent" : row.same ? "same" : "different";
+      },
+      pairCount: () => this.pairs,
+      upsert: (key, value, isNew) => {
+        this.exec(
+          cost,
+          "INSERT INTO metadata (key, value, updated_at, revision) VALUES (?, ?, ?, ?) " +
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, revision = excluded.revision",
+          key,
+          value,
+          now,
+          ++this.revision,
+        );
+        if (isNew) this.pairs++;
+      },
+    };
+  }
+
+  private requireInfo(): ConversationInfo {
+    if (!this.info) throw new Error("conversation not started");
+    return this.info;
+  }
+
+  /** Creates the conversation: its participant and index row in D1, its metadata here. */
+  async start(input: StartInput): Promise<{ info: ConversationInfo; metadata: MetadataAnswer; cost: Cost }> {
+    if (this.info) throw new Error("conversation already started");
+    const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
+    const now = nowIso();
+    const outcome = this.ctx.storage.transactionSync(() =>
+      applyMetadata(this.store(cost, now), Object.entries(input.data), "chat-widget:"),
+    );
+    const customer: CustomerState = {
+      name: outcome.customer.name ?? null,
+      email: outcome.customer.email ?? null,
+      phone: outcome.customer.phone ?? null,
+      timezone: input.timezone,
+    };
+    const db = this.env.DB;
+    const [participant, conversation] = await db.batch<{ id: string }>([
+      db
+        .prepare(
+          `INSERT INTO participants (id, team_id, chatbot_id, channel, identifier, name, email, phone, timezone, created_at, updated_at)
+           VALUES (?1, ?2, ?3, 'web', ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+           ON CONFLICT (chatbot_id, channel, identifier) DO UPDATE SET
+             name = coalesce(excluded.name, name), email = coalesce(excluded.email, email),
+             phone = coalesce(excluded.phone, phone), timezone = coalesce(excluded.timezone, timezone),
+             updated_at = excluded.updated_at
+           RETURNING id`,
+        )
+        .bind(newId("part"), input.teamId, input.chatbotId, input.visitorId, customer.name, customer.email, customer.phone, customer.timezone, now),
+      db
+        .prepare(
+          `INSERT INTO conversations (id, team_id, chatbot_id, channel, participant_id, started_at)
+           SELECT ?1, ?2, ?3, 'web', id, ?4 FROM participants WHERE chatbot_id = ?3 AND channel = 'web' AND identifier = ?5`,
+        )
+        .bind(input.conversationId, input.teamId, input.chatbotId, now, input.visitorId),
+    ]);
+    cost.d1RowsWritten += (participant!.meta.rows_written ?? 0) + (conversation!.meta.rows_written ?? 0);
+    const info: ConversationInfo = {
+      conversation_id: input.conversationId,
+      team_id: input.teamId,
+      chatbot_id: input.chatbotId,
+      channel: "web",
+      participant_id: participant!.results[0]!.id,
+      started_at: now,
+    };
+    this.exec(
+      cost,
+      `INSERT INTO conversation (singleton, conversation_id, team_id, chatbot_id, channel, participant_id, started_at,
+         synced_name, synced_email, synced_phone, synced_timezone) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      info.conversation_id, info.team_id, info.chatbot_id, info.channel, info.participant_id, info.started_at,
+      customer.name, customer.email, customer.phone, customer.timezone,
+    );
+    this.info = info;
+    this.synced = customer;
+    await this.scheduleFlush();
+    return { info, metadata: answer(outcome, input.warnings), cost };
+  }
+
+  /** Stores a visitor message and its metadata in one step (rules 1 to 7). */
+  async postMessage(input: {
+    text: string;
+    data: Record<string, unknown>;
+    timezone: string | null;
+    warnings: Warning[];
+  }): Promise<{ message: Message; reply: Message; metadata: MetadataAnswer; cost: Cost }> {
+    this.requireInfo();
+    const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
+    const now = nowIso();
+    const { message, reply, metadata, change } = this.ctx.storage.transactionSync(() => {
+      const outcome = applyMetadata(this.store(cost, now), Object.entries(input.data), "chat-widget:");
+      const message = this.insertMessage(cost, "visitor", input.text, now);
+      const change = this.customerChange({ ...outcome.customer, ...(input.timezone ? { timezone: input.timezone } : {}) });
+      if (change) this.recordSynced(cost, change);
+      const metadata = answer(outcome, input.warnings);
+      const reply = this.insertMessage(cost, "bot", summaryReply(input.data, metadata, this.synced, this.pairs), now);
+      return { message, reply, metadata, change };
+    });
+    await this.scheduleFlush();
+    if (change) cost.d1RowsWritten += await this.writeCustomer(change);
+    return { message, reply, metadata, cost };
+  }
+
+  private insertMessage(cost: Cost, role: Message["role"], text: string, now: string): Message {
+    const message: Message = { id: newId("msg"), role, text, created_at: now };
+    this.exec(cost, "INSERT INTO messages (seq, id, role, text, created_at) VALUES (?, ?, ?, ?, ?)", ++this.lastSeq, message.id, role, text, now);
+    this.lastMessageAt = now;
+    return message;
+  }
+
+  /** The customer fields that differ from what this conversation last wrote to D1. */
+  private customerChange(candidate: CustomerChange): CustomerChange | null {
+    const change: CustomerChange = {};
+    for (const field of ["name", "email", "phone", "timezone"] as const) {
+      const value = candidate[field];
+      if (value !== undefined && value !== this.synced[field]) change[field] = value;
+    }
+    return Object.keys(change).length ? change : null;
+  }
+
+  private recordSynced(cost: Cost, change: CustomerChange): void {
+    this.synced = { ...this.synced, ...change };
+    this.exec(
+      cost,
+      "UPDATE conversation SET synced_name = ?, synced_email = ?, synced_phone = ?, synced_timezone = ?",
+      this.synced.name, this.synced.email, this.synced.phone, this.synced.timezone,
+    );
+  }
+
+  /**
+   * Writes changed customer fields through to the participant, after every write
+   * applied before it, and resolves once D1 has it: a read made after the answer
+   * sees the new values. Only the changed columns are written, so fields set
+   * elsewhere (API, dashboard) are not overwritten with stale ones.
+   */
+  private writeCustomer(change: CustomerChange): Promise<number> {
+    const { participant_id } = this.requireInfo();
+    const columns = Object.keys(change) as (keyof CustomerChange)[];
+    const statement = this.env.DB.prepare(
+      `UPDATE participants SET ${columns.map((column) => `${column} = ?`).join(", ")}, updated_at = ? WHERE id = ?`,
+    ).bind(...columns.map((column) => change[column]), nowIso(), participant_id);
+    const write = this.customerWrites.then(() => statement.run());
+    this.customerWrites = write.catch(() => undefined);
+    return write.then((result) => result.meta.rows_written ?? 0);
+  }
+
+  private async scheduleFlush(): Promise<void> {
+    if (this.alarmPending) return;
+    this.alarmPending = true;
+    await this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
+  }
+
+  /** Copies counters and changed metadata to the D1 projection used for listing and analytics. */
+  override async alarm(): Promise<void> {
+    this.alarmPending = false;
+    const info = this.info;
+    if (!info) return;
+    const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
+    const target = { revision: this.revision, seq: this.lastSeq };
+    const changed = this.exec<{ key: string; value: string; updated_at: string }>(
+      cost,
+      "SELECT key, value, updated_at FROM metadata WHERE revision > ? AND revision <= ?",
+      this.flushed.revision,
+      target.revision,
+    );
+    const db = this.env.DB;
+    const statements: D1PreparedStatement[] = [];
+    if (target.seq !== this.flushed.seq) {
+      statements.push(
+        db.prepare("UPDATE conversations SET message_count = ?, last_message_at = ? WHERE id = ?").bind(target.seq, this.lastMessageAt, info.conversation_id),
+      );
+    }
+    for (const row of changed) {
+      statements.push(
+        db
+          .prepare(
+            `INSERT INTO conversation_metadata (conversation_id, chatbot_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (conversation_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+          )
+          .bind(info.conversation_id, info.chatbot_id, row.key, row.value, row.updated_at),
+      );
+    }
+    for (let i = 0; i < statements.length; i += D1_BATCH_SIZE) await db.batch(statements.slice(i, i + D1_BATCH_SIZE));
+    this.flushed = target;
+    this.exec(cost, "UPDATE conversation SET flushed_revision = ?, flushed_seq = ?", target.revision, target.seq);
+    // Writes that arrived while D1 was being written go out with the next alarm.
+    if (this.revision !== target.revision || this.lastSeq !== target.seq) await this.scheduleFlush();
+  }
+
+  snapshot(): { info: ConversationInfo; metadata: Record<string, string>; message_count: number; last_message_at: string | null } {
+    const info = this.requireInfo();
+    const rows = this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM metadata ORDER BY key").toArray();
+    return {
+      info,
+      metadata: Object.fromEntries(rows.map((row) => [row.key, row.value])),
+      message_count: this.lastSeq,
+      last_message_at: this.lastMessageAt,
+    };
+  }
+
+  readMetadata(): Record<string, string> {
+    return this.snapshot().metadata;
+  }
+
+  readMetadataKey(key: string): { key: string; value: string; updated_at: string } | null {
+    this.requireInfo();
+    return this.sql.exec<{ key: string; value: string; updated_at: string }>("SELECT key, value, updated_at FROM metadata WHERE key = ?", key).toArray()[0] ?? null;
+  }
+
+  /** An API write of one key, under the same rules as the widget's. */
+  async putMetadata(key: string, value: string): Promise<
+    | { ok: true; created: boolean; entry: { key: string; value: string; updated_at: string }; warnings: Warning[] }
+    | { ok: false; reason: RejectionReason }
+  > {
+    this.requireInfo();
+    const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
+    const now = nowIso();
+    const { outcome, existed, change } = this.ctx.storage.transactionSync(() => {
+      const existed = this.exec(cost, "SELECT 1 FROM metadata WHERE key = ?", key).length > 0;
+      const outcome = applyMetadata(this.store(cost, now), [[key, value]], "");
+      const change = this.customerChange(outcome.customer);
+      if (change) this.recordSynced(cost, change);
+      return { outcome, existed, change };
+    });
+    const rejection = outcome.rejected[0];
+    if (rejection) return { ok: false, reason: rejection.reason };
+    await this.scheduleFlush();
+    if (change) await this.writeCustomer(change);
+    return { ok: true, created: !existed, entry: this.readMetadataKey(key)!, warnings: outcome.warnings };
+  }
+
+  /** Deletes a key here and in the D1 projection at once. */
+  async deleteMetadata(key: string): Promise<boolean> {
+    const info = this.requireInfo();
+    const cursor = this.sql.exec("DELETE FROM metadata WHERE key = ?", key);
+    cursor.toArray();
+    const deleted = cursor.rowsWritten > 0;
+    if (!deleted) return false;
+    this.pairs--;
+    await this.env.DB.prepare("DELETE FROM conversation_metadata WHERE conversation_id = ? AND key = ?").bind(info.conversation_id, key).run();
+    return true;
+  }
+
+  /** Messages oldest first, `limit` at a time after the message with id `after`. */
+  listMessages(options: { after?: string; limit: number }): { messages: Message[]; next_cursor: string | null } {
+    this.requireInfo();
+    let afterSeq = 0;
+    if (options.after) {
+      const row = this.sql.exec<{ seq: number }>("SELECT seq FROM messages WHERE id = ?", options.after).toArray()[0];
+      afterSeq = row?.seq ?? Number.MAX_SAFE_INTEGER;
+    }
+    const rows = this.sql
+      .exec<Message & { seq: number }>("SELECT seq, id, role, text, created_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, options.limit + 1)
+      .toArray();
+    const page = rows.slice(0, options.limit).map(({ seq: _seq, ...message }) => message);
+    return { messages: page, next_cursor: rows.length > options.limit ? page[page.length - 1]!.id : null };
+  }
+}
+
+function answer(outcome: MetadataOutcome, extraWarnings: Warning[]): MetadataAnswer {
+  return { accepted: outcome.accepted, rejected: outcome.rejected, warnings: [...outcome.warnings, ...extraWarnings] };
+}

@@ -1,0 +1,35 @@
+import { parsePhoneNumberFromString } from "libphonenumber-js/max";
+import { z } from "zod";
+import { codePointLength } from "../shared/encoding";
+
+export type CustomerField = "name" | "email" | "phone";
+export type CustomerWarning = "invalid_email" | "invalid_phone" | "invalid_name";
+
+const Email = z.email();
+const NAME_MAX_CODE_POINTS = 500;
+
+/**
+ * The customer record's form of a special key's value: emails trimmed and checked,
+ * phones in E.164 (international form with a leading +, since a visitor's country is
+ * not known), names trimmed and non-empty. An invalid value stays metadata only.
+ */
+export function normaliseCustomerField(
+  field: CustomerField,
+  raw: string,
+): { ok: true; value: string } | { ok: false; warning: CustomerWarning } {
+  const value = raw.trim();
+  switch (field) {
+    case "email":
+      return value.length <= 254 && Email.safeParse(value).success
+        ? { ok: true, value }
+        : { ok: false, warning: "invalid_email" };
+    case "phone": {
+      const phone = value.length <= 64 ? parsePhoneNumberFromString(value) : undefined;
+      return phone?.isValid() ? { ok: true, value: phone.number } : { ok: false, warning: "invalid_phone" };
+    }
+    case "name":
+      return value.length > 0 && codePointLength(value) <= NAME_MAX_CODE_POINTS
+        ? { ok: true, value }
+        : { ok: false, warning: "invalid_name" };
+  }
+}

@@ -1,0 +1,5 @@
+import { app } from "./app";
+
+export { ConversationObject } from "./conversations/conversation-object";
+
+export default app satisfies ExportedHandler<Env>;

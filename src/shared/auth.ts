@@ -1,0 +1,110 @@
+import type { MiddlewareHandler } from "hono";
+import { fromBase64Url, sha256, timingSafeEqualStrings, toBase64Url, toHex } from "./encoding";
+import { unauthorized } from "./problem";
+
+export type ApiVariables = { teamId: string };
+
+function bearer(header: string | undefined): string | null {
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? "");
+  return match ? match[1]! : null;
+}
+
+/** Admin routes: the deployment's ADMIN_TOKEN. An unset token refuses everyone. */
+export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  const token = bearer(c.req.header("Authorization"));
+  if (!token) throw unauthorized("Send the deployment's admin token as `Authorization: Bearer <ADMIN_TOKEN>`.");
+  const expected = c.env.ADMIN_TOKEN;
+  if (!expected || !(await timingSafeEqualStrings(token, expected))) throw unauthorized("The admin token is not valid.");
+  await next();
+};
+
+// API keys look like `cck_<key id>_<secret>`: the id finds the row, the secret's
+// hash is compared in constant time, and only the hash is stored.
+const API_KEY_PATTERN = /^cck_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+export async function createApiKey(): Promise<{ id: string; key: string; hash: string }> {
+  const id = toHex(crypto.getRandomValues(new Uint8Array(8)).buffer as ArrayBuffer);
+  const secret = toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+  const key = `cck_${id}_${secret}`;
+  return { id, key, hash: toHex(await sha256(key)) };
+}
+
+/** API routes: a team API key. Sets `teamId` for the route. */
+export const requireApiKey: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> = async (c, next) => {
+  const token = bearer(c.req.header("Authorization"));
+  if (!token) throw unauthorized("Send a team API key as `Authorization: Bearer <api key>`.");
+  const match = API_KEY_PATTERN.exec(token);
+  if (!match) throw unauthorized("The API key is not valid.");
+  const row = await c.env.DB.prepare("SELECT team_id, key_hash FROM api_keys WHERE id = ?")
+    .bind(match[1])
+    .first<{ team_id: string; key_hash: string }>();
+  const presented = toHex(await sha256(token));
+  // Compare even when no row was found, so a miss costs the same as a wrong secret.
+  const matches = await timingSafeEqualStrings(presented, row?.key_hash ?? "0".repeat(64));
+  if (!row || !matches) throw unauthorized("The API key is not valid.");
+  c.set("teamId", row.team_id);
+  await next();
+};
+
+export { bearer };
+
+// Conversation tokens: `<payload>.<signature>`, both base64url, HMAC-SHA-256 with
+// TOKEN_SECRET. Checked without any database read and bound to one conversation.
+export type ConversationClaims = {
+  /** conversation id */ c: string;
+  /** chatbot id */ b: string;
+  /** team id */ t: string;
+  /** participant id */ p: string;
+};
+
+const keyCache = new Map<string, Promise<CryptoKey>>();
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keyCache.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
+    keyCache.set(secret, key);
+  }
+  return key;
+}
+
+function requireSecret(secret: string | undefined): string {
+  if (!secret) throw new Error("TOKEN_SECRET is not configured");
+  return secret;
+}
+
+export async function signConversationToken(secret: string | undefined, claims: ConversationClaims): Promise<string> {
+  const payload = toBase64Url(new TextEncoder().encode(JSON.stringify({ v: 1, ...claims })));
+  const signature = await crypto.subtle.sign("HMAC", await hmacKey(requireSecret(secret)), new TextEncoder().encode(payload));
+  return `${payload}.${toBase64Url(signature)}`;
+}
+
+/** Returns the claims of a genuine token, or null for anything forged or malformed. */
+export async function verifyConversationToken(
+  secret: string | undefined,
+  token: string,
+): Promise<ConversationClaims | null> {
+  const parts = token.split(".");
+  if (parts.length !== 2) return null;
+  const [payload, signatureText] = parts as [string, string];
+  const signature = fromBase64Url(signatureText);
+  if (!signature || signature.byteLength !== 32) return null;
+  const genuine = await crypto.subtle.verify(
+    "HMAC",
+    await hmacKey(requireSecret(secret)),
+    signature,
+    new TextEncoder().encode(payload),
+  );
+  if (!genuine) return null;
+  const bytes = fromBase64Url(payload);
+  if (!bytes) return null;
+  try {
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    if (claims?.v !== 1 || [claims.c, claims.b, claims.t, claims.p].some((v) => typeof v !== "string")) return null;
+    return { c: claims.c, b: claims.b, t: claims.t, p: claims.p };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,131 @@
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { findChatbotCached } from "../chatbots/storage";
+import { conversationStub } from "../conversations/stub";
+import { METADATA_LIMITS, type Warning } from "../conversations/metadata-rules";
+import type { Cost } from "../conversations/conversation-object";
+import { bearer, signConversationToken, verifyConversationToken, type ConversationClaims } from "../shared/auth";
+import { codePointLength } from "../shared/encoding";
+import { newId } from "../shared/ids";
+import { limitBody, parseWith, readJson } from "../shared/json-body";
+import { notFound, unauthorized } from "../shared/problem";
+import { isIanaTimezone } from "../shared/time";
+import { assertOrigin, widgetCors } from "./cors";
+
+/** Longest visitor message, in code points (a design decision: docs/decisions.md). */
+export const MESSAGE_TEXT_MAX_CODE_POINTS = 10_000;
+
+/**
+ * The largest body a widget route admits: 200 pairs at the limits in plain ASCII
+ * (a key of 188 characters, which is 200 with `chat-widget:`, and a value of
+ * 50,000) with their JSON punctuation, plus room for the text and the envelope.
+ */
+export const WIDGET_BODY_LIMIT_BYTES =
+  METADATA_LIMITS.maxPairs * (METADATA_LIMITS.keyMaxCodePoints - "chat-widget:".length + METADATA_LIMITS.valueMaxCodePoints + 6) +
+  64 * 1024;
+
+// Values are checked pair by pair (a bad pair never loses the message), so `data`
+// only has to be an object here.
+const Data = z.record(z.string(), z.unknown()).default({});
+const Timezone = z.string().max(100).nullish();
+
+const StartConversation = z.object({
+  chatbot_id: z.string().min(1).max(64),
+  visitor_id: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,128}$/, "must be 1 to 128 printable ASCII characters")
+    .optional(),
+  data: Data,
+  timezone: Timezone,
+});
+
+const PostMessage = z.object({
+  text: z
+    .string()
+    .refine((text) => text.trim().length > 0, "must not be empty")
+    .refine((text) => codePointLength(text) <= MESSAGE_TEXT_MAX_CODE_POINTS, `must be at most ${MESSAGE_TEXT_MAX_CODE_POINTS} characters`)
+    .refine((text) => text.isWellFormed(), "must be well-formed Unicode"),
+  data: Data,
+  timezone: Timezone,
+});
+
+const MessagesQuery = z.object({
+  after: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+
+/** A timezone that is not a real IANA name is a warning, never a lost message. */
+function checkTimezone(timezone: string | null | undefined): { timezone: string | null; warnings: Warning[] } {
+  if (timezone == null || timezone === "") return { timezone: null, warnings: [] };
+  return isIanaTimezone(timezone)
+    ? { timezone, warnings: [] }
+    : { timezone: null, warnings: [{ key: "timezone", reason: "invalid_timezone" }] };
+}
+
+/** What each call cost, for operators and the bench: rows in the object's SQLite and in D1. */
+function setCostHeader(c: Context, cost: Cost): void {
+  c.header("Chat-Context-Cost", `do-rows-read=${cost.doRowsRead}, do-rows-written=${cost.doRowsWritten}, d1-rows-written=${cost.d1RowsWritten}`);
+}
+
+type WidgetEnv = { Bindings: Env; Variables: { claims: ConversationClaims } };
+
+export const widgetRoutes = new Hono<WidgetEnv>();
+widgetRoutes.use(widgetCors);
+
+widgetRoutes.post("/conversations", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
+  const input = await readJson(c, StartConversation);
+  const chatbot = await findChatbotCached(c.env.DB, input.chatbot_id);
+  if (!chatbot) throw notFound("No chatbot with that id.");
+  assertOrigin(c, chatbot);
+  const { timezone, warnings } = checkTimezone(input.timezone);
+  const conversationId = newId("conv");
+  const visitorId = input.visitor_id ?? newId("vis");
+  const started = await conversationStub(c.env, conversationId).start({
+    conversationId,
+    teamId: chatbot.team_id,
+    chatbotId: chatbot.id,
+    visitorId,
+    data: input.data,
+    timezone,
+    warnings,
+  });
+  const token = await signConversationToken(c.env.TOKEN_SECRET, {
+    c: conversationId,
+    b: chatbot.id,
+    t: chatbot.team_id,
+    p: started.info.participant_id,
+  });
+  setCostHeader(c, started.cost);
+  return c.json(
+    { conversation_id: conversationId, token, participant_id: started.info.participant_id, visitor_id: visitorId, metadata: started.metadata },
+    201,
+  );
+});
+
+/** The conversation token: signed, checked without a database read, bound to `:id`. */
+widgetRoutes.use("/conversations/:id/*", async (c, next) => {
+  const token = bearer(c.req.header("Authorization"));
+  if (!token) throw unauthorized("Send the conversation token as `Authorization: Bearer <token>`.");
+  const claims = await verifyConversationToken(c.env.TOKEN_SECRET, token);
+  if (!claims || claims.c !== c.req.param("id")) throw unauthorized("The conversation token is not valid for this conversation.");
+  if (c.req.header("Origin")) {
+    const chatbot = await findChatbotCached(c.env.DB, claims.b);
+    if (!chatbot) throw notFound("No chatbot with that id.");
+    assertOrigin(c, chatbot);
+  }
+  c.set("claims", claims);
+  await next();
+});
+
+widgetRoutes.post("/conversations/:id/messages", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
+  const input = await readJson(c, PostMessage);
+  const { timezone, warnings } = checkTimezone(input.timezone);
+  const result = await conversationStub(c.env, c.var.claims.c).postMessage({ text: input.text, data: input.data, timezone, warnings });
+  setCostHeader(c, result.cost);
+  return c.json({ message: result.message, reply: result.reply, metadata: result.metadata }, 201);
+});
+
+widgetRoutes.get("/conversations/:id/messages", async (c) => {
+  const query = parseWith(MessagesQuery, c.req.query(), "query");
+  return c.json(await conversationStub(c.env, c.var.claims.c).listMessages(query));
+});
