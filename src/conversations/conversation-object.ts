@@ -5,7 +5,7 @@ import { summaryReply } from "./summary-reply";
 import { applyMetadata, type MetadataOutcome, type MetadataStore, type RejectionReason, type Warning } from "./metadata-rules";
 
 /** How long metadata and counters may wait before the alarm copies them to D1. */
-export const FLUSH_DELAY_MS = 2_000;
+export const FLUSH_DELAY_MS = 10_000;
 const D1_BATCH_SIZE = 25;
 
 export type Message = { id: string; role: "visitor" | "bot"; text: string; created_at: string };
@@ -70,6 +70,8 @@ export class ConversationObject extends DurableObject<Env> {
   private alarmPending = false;
   /** D1 customer writes, chained so they land in the order they were applied. */
   private customerWrites: Promise<unknown> = Promise.resolve();
+  /** The alarm's projection writes while in flight: a delete must reach D1 after them. */
+  private projectionWrites: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -138,6 +140,19 @@ export class ConversationObject extends DurableObject<Env> {
     };
   }
 
+  /**
+   * Runs `apply` as one SQLite transaction. The in-memory counters move inside it, so
+   * if it throws (and storage rolls back) they are read again from storage.
+   */
+  private atomically<T>(apply: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(apply);
+    } catch (error) {
+      this.load();
+      throw error;
+    }
+  }
+
   private requireInfo(): ConversationInfo {
     if (!this.info) throw new Error("conversation not started");
     return this.info;
@@ -148,7 +163,7 @@ export class ConversationObject extends DurableObject<Env> {
     if (this.info) throw new Error("conversation already started");
     const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
     const now = nowIso();
-    const outcome = this.ctx.storage.transactionSync(() =>
+    const outcome = this.atomically(() =>
       applyMetadata(this.store(cost, now), Object.entries(input.data), "chat-widget:"),
     );
     const customer: CustomerState = {
@@ -209,7 +224,7 @@ export class ConversationObject extends DurableObject<Env> {
     this.requireInfo();
     const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
     const now = nowIso();
-    const { message, reply, metadata, change } = this.ctx.storage.transactionSync(() => {
+    const { message, reply, metadata, change } = this.atomically(() => {
       const outcome = applyMetadata(this.store(cost, now), Object.entries(input.data), "chat-widget:");
       const message = this.insertMessage(cost, "visitor", input.text, now);
       const change = this.customerChange({ ...outcome.customer, ...(input.timezone ? { timezone: input.timezone } : {}) });
@@ -302,7 +317,11 @@ export class ConversationObject extends DurableObject<Env> {
           .bind(info.conversation_id, info.chatbot_id, row.key, row.value, row.updated_at),
       );
     }
-    for (let i = 0; i < statements.length; i += D1_BATCH_SIZE) await db.batch(statements.slice(i, i + D1_BATCH_SIZE));
+    const writes = (async () => {
+      for (let i = 0; i < statements.length; i += D1_BATCH_SIZE) await db.batch(statements.slice(i, i + D1_BATCH_SIZE));
+    })();
+    this.projectionWrites = writes.catch(() => undefined);
+    await writes;
     this.flushed = target;
     this.exec(cost, "UPDATE conversation SET flushed_revision = ?, flushed_seq = ?", target.revision, target.seq);
     // Writes that arrived while D1 was being written go out with the next alarm.
@@ -337,7 +356,7 @@ export class ConversationObject extends DurableObject<Env> {
     this.requireInfo();
     const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
     const now = nowIso();
-    const { outcome, existed, change } = this.ctx.storage.transactionSync(() => {
+    const { outcome, existed, change } = this.atomically(() => {
       const existed = this.exec(cost, "SELECT 1 FROM metadata WHERE key = ?", key).length > 0;
       const outcome = applyMetadata(this.store(cost, now), [[key, value]], "");
       const change = this.customerChange(outcome.customer);
@@ -359,6 +378,9 @@ export class ConversationObject extends DurableObject<Env> {
     const deleted = cursor.rowsWritten > 0;
     if (!deleted) return false;
     this.pairs--;
+    // A flush under way may still be copying this key to D1; deleting before it lands
+    // would leave the key in the projection for good.
+    await this.projectionWrites;
     await this.env.DB.prepare("DELETE FROM conversation_metadata WHERE conversation_id = ? AND key = ?").bind(info.conversation_id, key).run();
     return true;
   }

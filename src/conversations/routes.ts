@@ -31,8 +31,10 @@ const MessagesQuery = z.object({
 
 const PutMetadata = z.strictObject({ value: z.string() });
 
-// A value of 50,000 code points is at most 200,000 bytes of UTF-8, or 300,000 as JSON escapes.
-const PUT_METADATA_BODY_LIMIT = 320 * 1024;
+// A value of 50,000 code points is at most 200,000 bytes of UTF-8, but 600,000 where a
+// client escapes non-ASCII (Python's json.dumps does by default): an astral character is
+// then a surrogate pair of `\uXXXX` escapes, 12 bytes. Room for that and the envelope.
+const PUT_METADATA_BODY_LIMIT = 640 * 1024;
 
 export const conversationRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
 conversationRoutes.use(requireApiKey);

@@ -90,7 +90,9 @@ export async function verifyConversationToken(
   if (parts.length !== 2) return null;
   const [payload, signatureText] = parts as [string, string];
   const signature = fromBase64Url(signatureText);
-  if (!signature || signature.byteLength !== 32) return null;
+  // Only the canonical spelling: the last character's spare bits would otherwise let
+  // several different tokens pass for one signature.
+  if (!signature || signature.byteLength !== 32 || toBase64Url(signature) !== signatureText) return null;
   const genuine = await crypto.subtle.verify(
     "HMAC",
     await hmacKey(requireSecret(secret)),

@@ -18,20 +18,28 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
   });
 }
 
-/** Converts zod issues to RFC 6901 pointers with their messages. */
+/** An RFC 6901 pointer: "" is the whole document, "/a/0" a member of it. */
+function pointerTo(path: readonly PropertyKey[]): string {
+  return path.map((part) => "/" + String(part).replaceAll("~", "~0").replaceAll("/", "~1")).join("");
+}
+
+/**
+ * Converts zod issues to RFC 6901 pointers with their messages. Unknown keys are
+ * named one by one, so the client sees which fields to drop.
+ */
 export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
-  return issues.map((issue) => ({
-    pointer: "/" + issue.path.map((part) => String(part).replaceAll("~", "~0").replaceAll("/", "~1")).join("/"),
-    message: issue.message,
-    code: issue.code,
-  }));
+  return issues.flatMap((issue): FieldError[] =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ pointer: pointerTo([...issue.path, key]), message: "is not a known field", code: issue.code }))
+      : [{ pointer: pointerTo(issue.path), message: issue.message, code: issue.code }],
+  );
 }
 
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what = "request body"): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const errors = fieldErrors(result.error.issues);
-  const named = errors.map((error) => `${error.pointer === "/" ? "(root)" : error.pointer}: ${error.message}`).join("; ");
+  const named = errors.map((error) => `${error.pointer === "" ? "(root)" : error.pointer}: ${error.message}`).join("; ");
   throw badRequest(`The ${what} failed validation: ${named}`, errors);
 }
 

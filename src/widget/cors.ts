@@ -21,8 +21,11 @@ export const widgetCors: MiddlewareHandler = async (c, next) => {
     });
   }
   await next();
-  // Only set once the route has checked the origin against its chatbot.
-  if (origin && c.get("corsAllowed" as never)) {
+  // Data goes only to an origin the route checked against its chatbot. Other errors
+  // (bad token, bad body, unknown chatbot) hold no data and stay readable, so the
+  // widget can tell a rejected token from an outage; a refused origin learns nothing.
+  const readable = c.get("corsAllowed" as never) || (c.res.status >= 400 && !c.get("corsRefused" as never));
+  if (origin && readable) {
     c.res.headers.set("Access-Control-Allow-Origin", origin);
     c.res.headers.append("Vary", "Origin");
   }
@@ -40,6 +43,9 @@ export function assertOrigin(c: Context, chatbot: Pick<Chatbot, "allowed_origins
     chatbot.allowed_origins.length === 0 ||
     chatbot.allowed_origins.includes(origin) ||
     origin === new URL(c.req.url).origin;
-  if (!allowed) throw forbidden(`The origin ${origin} is not among this chatbot's allowed_origins.`);
+  if (!allowed) {
+    c.set("corsRefused" as never, true as never);
+    throw forbidden(`The origin ${origin} is not among this chatbot's allowed_origins.`);
+  }
   c.set("corsAllowed" as never, true as never);
 }

@@ -25,8 +25,14 @@ export const WIDGET_BODY_LIMIT_BYTES =
   64 * 1024;
 
 // Values are checked pair by pair (a bad pair never loses the message), so `data`
-// only has to be an object here.
-const Data = z.record(z.string(), z.unknown()).default({});
+// only has to be an object here. It is checked, not rebuilt: z.record copies by
+// assignment, which silently drops a `__proto__` key that JSON.parse kept as own.
+const Data = z
+  .custom<Record<string, unknown>>(
+    (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+    "must be an object mapping keys to string values",
+  )
+  .default({});
 const Timezone = z.string().max(100).nullish();
 
 const StartConversation = z.object({

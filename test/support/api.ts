@@ -1,12 +1,16 @@
-import { exports } from "cloudflare:workers";
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 
 export const ADMIN_TOKEN = "test-admin-token";
+/** The TOKEN_SECRET of vitest.config.ts, for tests that sign tokens of their own. */
+export const TOKEN_SECRET = "test-token-secret-0123456789abcdef";
 export const BASE = "https://chat.test";
 
 type Options = { token?: string | null; body?: unknown; rawBody?: BodyInit; headers?: Record<string, string> };
+export type ApiResponse = { status: number; headers: Headers; json: any; text: string };
 
 /** Calls the Worker as an HTTP client would; `body` is sent as JSON. */
-export async function call(method: string, path: string, options: Options = {}) {
+export async function call(method: string, path: string, options: Options = {}): Promise<ApiResponse> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   let body: BodyInit | undefined = options.rawBody;
@@ -40,17 +44,73 @@ export async function createChatbot(apiKey: string, body: Record<string, unknown
   return response.json as { id: string; name: string; allowed_origins: string[] };
 }
 
+export type StartedConversation = {
+  conversation_id: string;
+  token: string;
+  participant_id: string;
+  visitor_id: string;
+  metadata: { accepted: string[]; rejected: { key: string; reason: string }[]; warnings: { key: string; reason: string }[] };
+};
+
+/** Starts a widget conversation with an existing chatbot. */
+export async function startConversationWith(chatbotId: string, body: Record<string, unknown> = {}): Promise<StartedConversation> {
+  const response = await call("POST", "/v1/widget/conversations", { body: { chatbot_id: chatbotId, ...body } });
+  if (response.status !== 201) throw new Error(`conversation: ${response.status} ${response.text}`);
+  return response.json as StartedConversation;
+}
+
 /** A team, a chatbot and a conversation started by the widget. */
 export async function startConversation(body: Record<string, unknown> = {}) {
   const team = await createTeam();
   const chatbot = await createChatbot(team.apiKey);
-  const response = await call("POST", "/v1/widget/conversations", { body: { chatbot_id: chatbot.id, ...body } });
-  if (response.status !== 201) throw new Error(`conversation: ${response.status} ${response.text}`);
-  return { team, chatbot, ...(response.json as { conversation_id: string; token: string; participant_id: string; visitor_id: string; metadata: any }) };
+  return { team, chatbot, ...(await startConversationWith(chatbot.id, body)) };
 }
 
 export function sendMessage(conversationId: string, token: string, body: Record<string, unknown>) {
   return call("POST", `/v1/widget/conversations/${conversationId}/messages`, { token, body });
+}
+
+/** Sends a message and insists it was stored. */
+export async function sendMessageOk(conversationId: string, token: string, body: Record<string, unknown>) {
+  const response = await sendMessage(conversationId, token, body);
+  if (response.status !== 201) throw new Error(`message: ${response.status} ${response.text}`);
+  return response;
+}
+
+/** The API's view of a conversation (GET /v1/conversations/:id). */
+export async function getConversation(apiKey: string, conversationId: string) {
+  const response = await call("GET", `/v1/conversations/${conversationId}`, { token: apiKey });
+  if (response.status !== 200) throw new Error(`get conversation: ${response.status} ${response.text}`);
+  return response.json;
+}
+
+/** Runs the conversation object's pending alarm, which copies counters and metadata to D1. */
+export async function flushProjection(conversationId: string): Promise<boolean> {
+  return runDurableObjectAlarm(env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(conversationId)));
+}
+
+/** The rows a call cost, from its `Chat-Context-Cost` header. */
+export function costOf(response: { headers: Headers }) {
+  const header = response.headers.get("Chat-Context-Cost");
+  if (!header) throw new Error("no Chat-Context-Cost header");
+  const figures = Object.fromEntries(header.split(",").map((part) => part.trim().split("=") as [string, string]));
+  const figure = (name: string) => {
+    const value = Number(figures[name]);
+    if (!Number.isInteger(value)) throw new Error(`Chat-Context-Cost lacks ${name}: ${header}`);
+    return value;
+  };
+  return {
+    doRowsRead: figure("do-rows-read"),
+    doRowsWritten: figure("do-rows-written"),
+    d1RowsWritten: figure("d1-rows-written"),
+  };
+}
+
+/** `count` metadata pairs `${prefix}000: value`... for filling a conversation. */
+export function manyPairs(count: number, prefix = "k", value = "v"): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (let i = 0; i < count; i++) data[`${prefix}${String(i).padStart(3, "0")}`] = value;
+  return data;
 }
 
 export function expectProblem(response: { status: number; headers: Headers; json: any }, status: number) {
@@ -63,4 +123,35 @@ export function expectProblem(response: { status: number; headers: Headers; json
   }
   if (response.json.status !== status) throw new Error("problem status differs from HTTP status");
   return response.json;
+}
+
+/** A validation problem (400) whose `errors` name exactly these JSON pointers, in any order. */
+export function expectFieldErrors(response: ApiResponse, pointers: string[]) {
+  const body = expectProblem(response, 400);
+  if (!Array.isArray(body.errors)) throw new Error(`problem lacks errors: ${JSON.stringify(body)}`);
+  const named = [...new Set(body.errors.map((error: { pointer: string }) => error.pointer))].sort();
+  const expected = [...new Set(pointers)].sort();
+  if (JSON.stringify(named) !== JSON.stringify(expected)) {
+    throw new Error(`expected errors at ${JSON.stringify(expected)}, got ${JSON.stringify(body.errors)}`);
+  }
+  for (const pointer of pointers.filter(Boolean)) {
+    if (!body.detail.includes(pointer)) throw new Error(`detail does not name ${pointer}: ${body.detail}`);
+  }
+  return body;
+}
+
+/** Counts D1 statements prepared while `action` runs: the Worker and the objects share this binding. */
+export async function countD1Statements<T>(action: () => Promise<T>): Promise<{ result: T; statements: number }> {
+  const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
+  const original = db.prepare;
+  let statements = 0;
+  db.prepare = function (this: D1Database, query: string) {
+    statements++;
+    return original.call(this, query);
+  };
+  try {
+    return { result: await action(), statements };
+  } finally {
+    db.prepare = original;
+  }
 }
