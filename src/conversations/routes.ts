@@ -3,7 +3,7 @@ import { z } from "zod";
 import { requireApiKey, type ApiVariables } from "../shared/auth";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { notFound, problem } from "../shared/problem";
-import { conversationStub } from "./stub";
+import { conversationStub, MessagesPageQuery } from "./stub";
 import { METADATA_LIMITS } from "./metadata-rules";
 
 type ConversationRow = {
@@ -22,11 +22,6 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(25),
   metadata_key: z.string().min(1).max(METADATA_LIMITS.keyMaxCodePoints * 2).optional(),
   metadata_value: z.string().max(METADATA_LIMITS.valueMaxCodePoints * 2).optional(),
-});
-
-const MessagesQuery = z.object({
-  after: z.string().max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 
 const PutMetadata = z.strictObject({ value: z.string() });
@@ -127,7 +122,7 @@ conversationRoutes.delete("/:id/metadata/:key", async (c) => {
 });
 
 conversationRoutes.get("/:id/messages", async (c) => {
-  const query = parseWith(MessagesQuery, c.req.query(), "query");
+  const query = parseWith(MessagesPageQuery, c.req.query(), "query");
   const row = await findConversation(c.env.DB, c.var.teamId, c.req.param("id"));
   return c.json(await conversationStub(c.env, row.id).listMessages(query));
 });

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { findChatbotCached } from "../chatbots/storage";
-import { conversationStub } from "../conversations/stub";
+import { conversationStub, MessagesPageQuery } from "../conversations/stub";
 import { METADATA_LIMITS, type Warning } from "../conversations/metadata-rules";
 import type { Cost } from "../conversations/conversation-object";
 import { bearer, signConversationToken, verifyConversationToken, type ConversationClaims } from "../shared/auth";
@@ -53,11 +53,6 @@ const PostMessage = z.object({
     .refine((text) => text.isWellFormed(), "must be well-formed Unicode"),
   data: Data,
   timezone: Timezone,
-});
-
-const MessagesQuery = z.object({
-  after: z.string().max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 
 /** A timezone that is not a real IANA name is a warning, never a lost message. */
@@ -132,6 +127,6 @@ widgetRoutes.post("/conversations/:id/messages", limitBody(WIDGET_BODY_LIMIT_BYT
 });
 
 widgetRoutes.get("/conversations/:id/messages", async (c) => {
-  const query = parseWith(MessagesQuery, c.req.query(), "query");
+  const query = parseWith(MessagesPageQuery, c.req.query(), "query");
   return c.json(await conversationStub(c.env, c.var.claims.c).listMessages(query));
 });
