@@ -2,6 +2,8 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { chatbotRoutes } from "./chatbots/routes";
 import { conversationRoutes } from "./conversations/routes";
+import { participantRoutes } from "./participants/routes";
+import { promptRoutes } from "./prompts/routes";
 import { problem, problemResponse, ProblemError } from "./shared/problem";
 import { teamRoutes } from "./teams/routes";
 import { widgetRoutes } from "./widget/routes";
@@ -14,6 +16,8 @@ app.route("/v1/admin", teamRoutes);
 app.route("/v1/chatbots", chatbotRoutes);
 app.route("/v1/widget", widgetRoutes);
 app.route("/v1/conversations", conversationRoutes);
+app.route("/v1/participants", participantRoutes);
+app.route("/v1/prompts", promptRoutes);
 
 app.notFound((c) => problemResponse(c, problem("not-found", 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
 

@@ -5,6 +5,7 @@ import { limitBody, readJson } from "../shared/json-body";
 import { newId } from "../shared/ids";
 import { notFound } from "../shared/problem";
 import { nowIso } from "../shared/time";
+import { checkDataSchema } from "../participants/data-schema";
 import { findTeamChatbot, forgetCachedChatbot, presentChatbot } from "./storage";
 
 /** An exact web origin: scheme, host and optional port, nothing else. */
@@ -20,14 +21,31 @@ const Origin = z
     }
   }, "must be an origin such as https://shop.example.com (scheme, host and optional port; no path or trailing slash)");
 
+/**
+ * A draft 2020-12 JSON Schema for the chatbot's participant data, checked against the
+ * meta-schema (400 naming each problem under /participant_data_schema); null clears it.
+ */
+const ParticipantDataSchema = z
+  .unknown()
+  .superRefine((value, context) => {
+    if (value === null) return;
+    for (const error of checkDataSchema(value)) {
+      const path = error.pointer === "" ? [] : error.pointer.slice(1).split("/").map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
+      context.addIssue({ code: "custom", message: `not a valid JSON Schema (draft 2020-12): ${error.message}`, path });
+    }
+  })
+  .transform((value) => (value ?? null) as Record<string, unknown> | null);
+
 const chatbotFields = {
   name: z.string().trim().min(1).max(200),
   allowed_origins: z.array(Origin).max(100),
+  participant_data_schema: ParticipantDataSchema,
 };
 
 const CreateChatbot = z.strictObject({
   ...chatbotFields,
   allowed_origins: chatbotFields.allowed_origins.default([]),
+  participant_data_schema: chatbotFields.participant_data_schema.optional(),
 });
 const UpdateChatbot = z.strictObject(chatbotFields).partial();
 
@@ -42,14 +60,22 @@ chatbotRoutes.post("/", limitBody(64 * 1024), async (c) => {
     team_id: c.var.teamId,
     name: input.name,
     allowed_origins: [...new Set(input.allowed_origins)],
-    participant_data_schema: null,
+    participant_data_schema: input.participant_data_schema ?? null,
     created_at: now,
     updated_at: now,
   };
   await c.env.DB.prepare(
-    "INSERT INTO chatbots (id, team_id, name, allowed_origins, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+    "INSERT INTO chatbots (id, team_id, name, allowed_origins, participant_data_schema, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
   )
-    .bind(chatbot.id, chatbot.team_id, chatbot.name, JSON.stringify(chatbot.allowed_origins), now, now)
+    .bind(
+      chatbot.id,
+      chatbot.team_id,
+      chatbot.name,
+      JSON.stringify(chatbot.allowed_origins),
+      chatbot.participant_data_schema ? JSON.stringify(chatbot.participant_data_schema) : null,
+      now,
+      now,
+    )
     .run();
   return c.json(presentChatbot(chatbot), 201);
 });
@@ -70,8 +96,17 @@ chatbotRoutes.patch("/:id", limitBody(64 * 1024), async (c) => {
     allowed_origins: input.allowed_origins ? [...new Set(input.allowed_origins)] : chatbot.allowed_origins,
     updated_at: nowIso(),
   };
-  await c.env.DB.prepare("UPDATE chatbots SET name = ?, allowed_origins = ?, updated_at = ? WHERE id = ? AND team_id = ?")
-    .bind(updated.name, JSON.stringify(updated.allowed_origins), updated.updated_at, chatbot.id, c.var.teamId)
+  await c.env.DB.prepare(
+    "UPDATE chatbots SET name = ?, allowed_origins = ?, participant_data_schema = ?, updated_at = ? WHERE id = ? AND team_id = ?",
+  )
+    .bind(
+      updated.name,
+      JSON.stringify(updated.allowed_origins),
+      updated.participant_data_schema ? JSON.stringify(updated.participant_data_schema) : null,
+      updated.updated_at,
+      chatbot.id,
+      c.var.teamId,
+    )
     .run();
   forgetCachedChatbot(chatbot.id);
   return c.json(presentChatbot(updated));

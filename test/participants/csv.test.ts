@@ -1,0 +1,184 @@
+import { exports } from "cloudflare:workers";
+import Papa from "papaparse";
+import { describe, expect, it } from "vitest";
+import { BASE, call, expectProblem } from "../support/api";
+import { createParticipant, getParticipant, teamWithChatbot } from "../support/participants";
+
+const CSV = { "Content-Type": "text/csv" };
+
+/** The export as sent, byte order mark included (Response.text() would drop it). */
+async function exportCsv(apiKey: string, chatbotId: string) {
+  const response = await exports.default.fetch(
+    new Request(`${BASE}/v1/participants/export?chatbot_id=${chatbotId}`, { headers: { Authorization: `Bearer ${apiKey}` } }),
+  );
+  expect(response.status).toBe(200);
+  expect(response.headers.get("Content-Type")).toBe("text/csv; charset=utf-8");
+  return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(await response.arrayBuffer());
+}
+
+function importCsv(apiKey: string, chatbotId: string, csv: string) {
+  return call("POST", `/v1/participants/import?chatbot_id=${chatbotId}`, { token: apiKey, rawBody: csv, headers: CSV });
+}
+
+async function allParticipants(apiKey: string, chatbotId: string) {
+  const response = await call("GET", `/v1/participants?chatbot_id=${chatbotId}&limit=200`, { token: apiKey });
+  return response.json.participants as any[];
+}
+
+// Values chosen to break naive CSV and JSON handling: Unicode (astral too), quotes,
+// commas, line breaks, JSON-looking strings, nested values and formula starters.
+const TRICKY: Record<string, unknown> = {
+  unicode: "Žemaitė ąčęėįšųūž 日本語 😀 𝄞 \u200d",
+  quotes: 'he said "hi", then \'bye\'',
+  comma: "a,b,,c",
+  newlines: "line 1\nline 2\r\nline 3\r",
+  nested: { list: [1, "two", { three: [null, true, false] }], "key,with\"quote": "😀" },
+  empty_string: "",
+  numeric_string: "42",
+  leading_zero: "007",
+  bool_string: "true",
+  null_string: "null",
+  quoted_json: '"already quoted"',
+  number: -12.5,
+  integer: 3,
+  big: 1e21,
+  yes: false,
+  nothing: null,
+  list: ["=1+1", "+cmd", "-", "@SUM(A1)"],
+  formula: "=HYPERLINK(\"http://evil.example\",\"click\")",
+  plus: "+1 (555) 0100",
+  minus: "-x",
+  minus_number: "-5",
+  at: "@cmd|' /C calc'!A0",
+  tab: "\tindented",
+  cr: "\rreturn",
+  apostrophe: "'quoted'",
+  two_apostrophes: "''",
+  apostrophe_formula: "'=1+1",
+  spaces: "  padded  ",
+  braces: "{not json",
+};
+
+describe("CSV export and import", () => {
+  it("round-trips every value exactly, Unicode, quotes, commas, newlines, nested and formula-like cells included", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    await createParticipant(apiKey, chatbot.id, { identifier: "=cmd|evil", name: "=Ada, \"the\" 😀", data: TRICKY });
+    await createParticipant(apiKey, chatbot.id, { identifier: "+37060000000", channel: "whatsapp", name: "Jonas", data: { only_some: [1] } });
+    await createParticipant(apiKey, chatbot.id, { identifier: "plain", data: {} });
+    const before = await allParticipants(apiKey, chatbot.id);
+    const csv = await exportCsv(apiKey, chatbot.id);
+
+    // No cell a spreadsheet would run as a formula.
+    const parsed = Papa.parse<string[]>(csv.replace(/^\uFEFF/, ""), { skipEmptyLines: true });
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.data[0]!.slice(0, 3)).toEqual(["identifier", "channel", "name"]);
+    for (const row of parsed.data) for (const cell of row) {
+      if (/^[=+\-@\t\r]/.test(cell)) expect(cell).toMatch(/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/);
+    }
+    expect(csv.startsWith("\uFEFF")).toBe(true);
+
+    // Importing into the same chatbot changes nothing at all.
+    const same = await importCsv(apiKey, chatbot.id, csv);
+    expect(same.json).toEqual({ created: 0, updated: 0, unchanged: 3, errors: [] });
+    expect(await allParticipants(apiKey, chatbot.id)).toEqual(before);
+
+    // Importing into a fresh chatbot recreates identical records.
+    const other = await call("POST", "/v1/chatbots", { token: apiKey, body: { name: "copy" } });
+    const copied = await importCsv(apiKey, other.json.id, csv);
+    expect(copied.json).toEqual({ created: 3, updated: 0, unchanged: 0, errors: [] });
+    const after = await allParticipants(apiKey, other.json.id);
+    const shape = (list: any[]) =>
+      list.map((p) => ({ identifier: p.identifier, channel: p.channel, name: p.name, data: p.data })).sort((a, b) => a.identifier.localeCompare(b.identifier));
+    expect(shape(after)).toEqual(shape(before));
+    expect(after.find((p) => p.identifier === "=cmd|evil").data).toEqual(TRICKY);
+  });
+
+  it("merges: an empty cell leaves its key alone, cells parse as JSON else stay strings", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const p = await createParticipant(apiKey, chatbot.id, { identifier: "u1", name: "Old", data: { keep: "me", plan: "free", n: 1 } });
+    const csv = [
+      "identifier,channel,name,data.plan,data.n,data.keep,data.extra",
+      'u1,api,,pro,2,,"{""a"":[1,2]}"',
+      "u2,api,New Person,trial,not json,,'=literal",
+      "",
+    ].join("\r\n");
+    const result = await importCsv(apiKey, chatbot.id, csv);
+    expect(result.json).toEqual({ created: 1, updated: 1, unchanged: 0, errors: [] });
+    expect(await getParticipant(apiKey, p.id)).toMatchObject({ name: "Old", version: 2, data: { keep: "me", plan: "pro", n: 2, extra: { a: [1, 2] } } });
+    const created = (await allParticipants(apiKey, chatbot.id)).find((x) => x.identifier === "u2");
+    expect(created).toMatchObject({ channel: "api", name: "New Person", version: 1, data: { plan: "trial", n: "not json", extra: "=literal" } });
+  });
+
+  it("reports bad rows by spreadsheet row number (header = 1, multi-line cells count once) and applies the rest", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot({ type: "object", properties: { age: { type: "integer" } } });
+    const csv = [
+      "identifier,channel,name,data.age,data.note",
+      'a,api,,1,"first\nsecond\nthird line"', // row 2 (spans three lines)
+      ",api,,2,", // row 3: no identifier
+      "c,api,,3,", // row 4
+      "d,Web Chat,,4,", // row 5: bad channel
+      "", // row 6: blank, skipped silently
+      "e,api,,forty,", // row 7: schema violation
+      "f,api,,6,,extra cell", // row 8: too many cells
+      "g,api,,7,ok", // row 9
+    ].join("\n");
+    const result = await importCsv(apiKey, chatbot.id, csv);
+    expect(result.status).toBe(200);
+    expect(result.json.created).toBe(3);
+    expect(result.json.errors.map((e: any) => e.row)).toEqual([3, 5, 7, 8]);
+    expect(result.json.errors[0].message).toMatch(/identifier/);
+    expect(result.json.errors[1].message).toMatch(/channel/);
+    expect(result.json.errors[2].message).toMatch(/\/age/);
+    const ids = (await allParticipants(apiKey, chatbot.id)).map((p) => p.identifier).sort();
+    expect(ids).toEqual(["a", "c", "g"]);
+    expect((await allParticipants(apiKey, chatbot.id)).find((p) => p.identifier === "a").data).toEqual({ age: 1, note: "first\nsecond\nthird line" });
+  });
+
+  it("folds several rows for one participant in file order, skipping only the refused one", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot({ type: "object", properties: { n: { type: "integer", maximum: 10 } } });
+    const csv = ["identifier,channel,data.n,data.tag", "x,api,1,a", "x,api,99,b", "x,api,3,"].join("\n");
+    const result = await importCsv(apiKey, chatbot.id, csv);
+    expect(result.json).toEqual({ created: 1, updated: 0, unchanged: 0, errors: [{ row: 3, message: expect.stringMatching(/\/n/) }] });
+    expect((await allParticipants(apiKey, chatbot.id))[0].data).toEqual({ n: 3, tag: "a" });
+  });
+
+  it("refuses bad headers, wrong media types and oversized files as a whole", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    expect(expectProblem(await importCsv(apiKey, chatbot.id, "identifier,data.a\nx,1"), 400).detail).toMatch(/channel/);
+    expect(expectProblem(await importCsv(apiKey, chatbot.id, "identifier,channel,email\nx,api,a@b.c"), 400).detail).toMatch(/email/);
+    expectProblem(await importCsv(apiKey, chatbot.id, "identifier,channel,data.a,data.a\nx,api,1,2"), 400);
+    expectProblem(await importCsv(apiKey, chatbot.id, ""), 400);
+    expectProblem(await call("POST", `/v1/participants/import?chatbot_id=${chatbot.id}`, { token: apiKey, body: { identifier: "x" } }), 415);
+    const manyRows = "identifier,channel\n" + Array.from({ length: 10_001 }, (_, i) => `u${i},api`).join("\n");
+    const tooMany = expectProblem(await importCsv(apiKey, chatbot.id, manyRows), 413);
+    expect(tooMany.limit_rows).toBe(10_000);
+    const tooBig = await importCsv(apiKey, chatbot.id, "identifier,channel,data.blob\n" + `x,api,${"y".repeat(4 * 1024 * 1024)}`);
+    expectProblem(tooBig, 413);
+    expect(await allParticipants(apiKey, chatbot.id)).toEqual([]);
+  });
+
+  it("answers 404 for another team's chatbot on export and import, and 400 without chatbot_id", async () => {
+    const mine = await teamWithChatbot();
+    const theirs = await teamWithChatbot();
+    await createParticipant(theirs.apiKey, theirs.chatbot.id, { identifier: "secret", data: { s: 1 } });
+    const exported = await call("GET", `/v1/participants/export?chatbot_id=${theirs.chatbot.id}`, { token: mine.apiKey });
+    expectProblem(exported, 404);
+    expect(exported.text).not.toContain("secret");
+    expectProblem(await importCsv(mine.apiKey, theirs.chatbot.id, "identifier,channel,data.s\nsecret,api,2"), 404);
+    expect((await allParticipants(theirs.apiKey, theirs.chatbot.id))[0].data).toEqual({ s: 1 });
+    expectProblem(await call("GET", "/v1/participants/export?chatbot_id=nope", { token: mine.apiKey }), 404);
+  });
+
+  it("exports an empty chatbot as a header row, and pages through more than one page", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    expect(await exportCsv(apiKey, chatbot.id)).toBe("\uFEFFidentifier,channel,name\r\n");
+    const rows = Array.from({ length: 1_203 }, (_, i) => `id-${i},api,,${i}`);
+    const imported = await importCsv(apiKey, chatbot.id, ["identifier,channel,name,data.i", ...rows].join("\n"));
+    expect(imported.json.created).toBe(1_203);
+    const csv = await exportCsv(apiKey, chatbot.id);
+    const parsed = Papa.parse<string[]>(csv.replace(/^\uFEFF/, ""), { skipEmptyLines: true }).data;
+    expect(parsed).toHaveLength(1_204);
+    expect(new Set(parsed.slice(1).map((r) => r[0])).size).toBe(1_203);
+    expect(parsed.slice(1).map((r) => Number(r[3])).sort((a, b) => a - b)).toEqual(Array.from({ length: 1_203 }, (_, i) => i));
+  });
+});

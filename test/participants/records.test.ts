@@ -1,0 +1,187 @@
+import { describe, expect, it } from "vitest";
+import { call, createTeam, expectProblem, startConversation } from "../support/api";
+import { createParticipant, getParticipant, teamWithChatbot } from "../support/participants";
+
+const FORGED = "cck_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+describe("participant records", () => {
+  it("refuses missing and forged credentials on every participant route", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const p = await createParticipant(apiKey, chatbot.id);
+    const routes: [string, string, unknown?][] = [
+      ["POST", "/v1/participants", { chatbot_id: chatbot.id, channel: "api", identifier: "x" }],
+      ["GET", `/v1/participants?chatbot_id=${chatbot.id}`],
+      ["GET", `/v1/participants/${p.id}`],
+      ["PATCH", `/v1/participants/${p.id}`, { name: "X" }],
+      ["PUT", `/v1/participants/${p.id}/data`, { a: 1 }],
+      ["PATCH", `/v1/participants/${p.id}/data`, { a: 1 }],
+      ["POST", `/v1/participants/${p.id}/data/append`, { key: "a", value: 1 }],
+      ["POST", `/v1/participants/${p.id}/data/increment`, { key: "n" }],
+      ["PUT", `/v1/participants/by-identifier/${chatbot.id}/api/someone/data`, { a: 1 }],
+      ["GET", `/v1/participants/${p.id}/prompt-variables/participant_data`],
+      ["POST", "/v1/prompts/render", { participant_id: p.id, template: "{participant_data}" }],
+      ["GET", `/v1/participants/export?chatbot_id=${chatbot.id}`],
+      ["POST", `/v1/participants/import?chatbot_id=${chatbot.id}`, undefined],
+    ];
+    for (const [method, path, body] of routes) {
+      for (const token of [null, FORGED, "not-a-key"]) {
+        const response = await call(method, path, { token, body });
+        expectProblem(response, 401);
+      }
+    }
+    // Nothing was written by any refused request.
+    expect((await getParticipant(apiKey, p.id)).version).toBe(1);
+  });
+
+  it("creates a participant with ETag and Location, and answers 409 with the existing id", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const created = await call("POST", "/v1/participants", {
+      token: apiKey,
+      body: { chatbot_id: chatbot.id, channel: "whatsapp", identifier: "+37060000001", name: " Ona ", timezone: "Europe/Vilnius", data: { plan: "pro" } },
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get("ETag")).toBe('"1"');
+    expect(created.headers.get("Location")).toBe(`/v1/participants/${created.json.id}`);
+    expect(created.json).toMatchObject({
+      chatbot_id: chatbot.id,
+      channel: "whatsapp",
+      identifier: "+37060000001",
+      name: "Ona",
+      timezone: "Europe/Vilnius",
+      email: null,
+      phone: null,
+      data: { plan: "pro" },
+      version: 1,
+    });
+    expect(Object.keys(created.json).sort()).toEqual(
+      ["id", "chatbot_id", "channel", "identifier", "name", "email", "phone", "timezone", "data", "version", "created_at", "updated_at"].sort(),
+    );
+
+    const again = await call("POST", "/v1/participants", {
+      token: apiKey,
+      body: { chatbot_id: chatbot.id, channel: "whatsapp", identifier: "+37060000001", data: { plan: "free" } },
+    });
+    expect(expectProblem(again, 409).existing).toEqual({ id: created.json.id });
+    expect((await getParticipant(apiKey, created.json.id)).data).toEqual({ plan: "pro" });
+
+    // Same identifier on another channel or chatbot is another participant.
+    const otherChannel = await call("POST", "/v1/participants", { token: apiKey, body: { chatbot_id: chatbot.id, channel: "telegram", identifier: "+37060000001" } });
+    expect(otherChannel.status).toBe(201);
+    expect(otherChannel.json.id).not.toBe(created.json.id);
+  });
+
+  it("validates the create body, naming the fields", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const bad = async (body: unknown, pointer: string) => {
+      const problem = expectProblem(await call("POST", "/v1/participants", { token: apiKey, body }), 400);
+      expect(problem.errors.map((e: any) => e.pointer)).toContain(pointer);
+      expect(problem.detail).toContain(pointer.slice(1));
+    };
+    await bad({ chatbot_id: chatbot.id, identifier: "a" }, "/channel");
+    await bad({ chatbot_id: chatbot.id, channel: "Web Chat", identifier: "a" }, "/channel");
+    await bad({ chatbot_id: chatbot.id, channel: "api", identifier: "" }, "/identifier");
+    await bad({ chatbot_id: chatbot.id, channel: "api", identifier: "a", timezone: "Mars/Olympus" }, "/timezone");
+    await bad({ chatbot_id: chatbot.id, channel: "api", identifier: "a", data: [1, 2] }, "/data");
+    await bad({ chatbot_id: chatbot.id, channel: "api", identifier: "a", email: "not-an-email" }, "/email");
+    const unknown = expectProblem(await call("POST", "/v1/participants", { token: apiKey, body: { chatbot_id: chatbot.id, channel: "api", identifier: "a", surprise: 1 } }), 400);
+    expect(unknown.detail).toContain("surprise");
+    const malformed = await call("POST", "/v1/participants", { token: apiKey, rawBody: '{"chatbot_id": ', headers: { "Content-Type": "application/json" } });
+    expect(expectProblem(malformed, 400).type).toBe("/problems/malformed-json");
+    const listed = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}`, { token: apiKey });
+    expect(listed.json.participants).toEqual([]);
+  });
+
+  it("hides other teams: their chatbot ids and participant ids answer 404", async () => {
+    const mine = await teamWithChatbot();
+    const theirs = await teamWithChatbot();
+    const their = await createParticipant(theirs.apiKey, theirs.chatbot.id, { data: { secret: 1 } });
+    const key = mine.apiKey;
+    expectProblem(await call("POST", "/v1/participants", { token: key, body: { chatbot_id: theirs.chatbot.id, channel: "api", identifier: "x" } }), 404);
+    expectProblem(await call("GET", `/v1/participants?chatbot_id=${theirs.chatbot.id}`, { token: key }), 404);
+    expectProblem(await call("GET", `/v1/participants/${their.id}`, { token: key }), 404);
+    expectProblem(await call("PATCH", `/v1/participants/${their.id}`, { token: key, body: { name: "Mallory" } }), 404);
+    expectProblem(await call("GET", `/v1/participants/not-an-id`, { token: key }), 404);
+    const all = await call("GET", "/v1/participants", { token: key });
+    expect(all.status).toBe(200);
+    expect(all.json.participants).toEqual([]);
+    const untouched = await getParticipant(theirs.apiKey, their.id);
+    expect(untouched.name).toBeNull();
+    expect(untouched.data).toEqual({ secret: 1 });
+  });
+
+  it("lists with filters and cursor pagination in creation order", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await createParticipant(apiKey, chatbot.id, { identifier: `p${i}`, channel: i % 2 ? "sms" : "api" })).id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: any = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}&limit=2${cursor ? `&cursor=${cursor}` : ""}`, { token: apiKey });
+      expect(page.status).toBe(200);
+      expect(page.json.participants.length).toBeLessThanOrEqual(2);
+      seen.push(...page.json.participants.map((p: any) => p.id));
+      cursor = page.json.next_cursor;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(ids);
+    expect(pages).toBe(3);
+    const sms = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}&channel=sms`, { token: apiKey });
+    expect(sms.json.participants.map((p: any) => p.identifier)).toEqual(["p1", "p3"]);
+    const one = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}&channel=api&identifier=p2`, { token: apiKey });
+    expect(one.json.participants.map((p: any) => p.id)).toEqual([ids[2]]);
+    expect(one.json.next_cursor).toBeNull();
+    expect(expectProblem(await call("GET", `/v1/participants?limit=0`, { token: apiKey }), 400).errors[0].pointer).toBe("/limit");
+    expectProblem(await call("GET", `/v1/participants?cursor=bogus`, { token: apiKey }), 400);
+  });
+
+  it("gets with ETag and answers If-None-Match with 304", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const p = await createParticipant(apiKey, chatbot.id, { data: { a: 1 } });
+    const got = await call("GET", `/v1/participants/${p.id}`, { token: apiKey });
+    expect(got.headers.get("ETag")).toBe('"1"');
+    expect(got.json.data).toEqual({ a: 1 });
+    const notModified = await call("GET", `/v1/participants/${p.id}`, { token: apiKey, headers: { "If-None-Match": '"1"' } });
+    expect(notModified.status).toBe(304);
+  });
+
+  it("patches customer fields: real IANA timezones only, null clears, data version unchanged", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const p = await createParticipant(apiKey, chatbot.id, { data: { a: 1 } });
+    const patched = await call("PATCH", `/v1/participants/${p.id}`, {
+      token: apiKey,
+      body: { name: "Jonas", email: "jonas@example.com", phone: "+1 415 555 0123", timezone: "America/New_York" },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.json).toMatchObject({ name: "Jonas", email: "jonas@example.com", phone: "+14155550123", timezone: "America/New_York", version: 1 });
+    const badZone = await call("PATCH", `/v1/participants/${p.id}`, { token: apiKey, body: { timezone: "Europe/Atlantis" } });
+    expect(expectProblem(badZone, 400).errors[0].pointer).toBe("/timezone");
+    const badPhone = await call("PATCH", `/v1/participants/${p.id}`, { token: apiKey, body: { phone: "12" } });
+    expect(expectProblem(badPhone, 400).errors[0].pointer).toBe("/phone");
+    expectProblem(await call("PATCH", `/v1/participants/${p.id}`, { token: apiKey, body: { data: {} } }), 400);
+    const cleared = await call("PATCH", `/v1/participants/${p.id}`, { token: apiKey, body: { email: null } });
+    expect(cleared.json.email).toBeNull();
+    const stored = await getParticipant(apiKey, p.id);
+    expect(stored).toMatchObject({ name: "Jonas", email: null, timezone: "America/New_York", version: 1, data: { a: 1 } });
+  });
+
+  it("shows web participants made by the widget, with the browser's timezone", async () => {
+    const conversation = await startConversation({ visitor_id: "visitor-42", timezone: "Asia/Tokyo", data: { name: "Aiko" } });
+    const listed = await call("GET", `/v1/participants?chatbot_id=${conversation.chatbot.id}&channel=web&identifier=visitor-42`, {
+      token: conversation.team.apiKey,
+    });
+    expect(listed.json.participants).toHaveLength(1);
+    expect(listed.json.participants[0]).toMatchObject({ id: conversation.participant_id, timezone: "Asia/Tokyo", name: "Aiko", data: {} });
+    // Another team never sees it.
+    const other = await createTeam();
+    expectProblem(await call("GET", `/v1/participants/${conversation.participant_id}`, { token: other.apiKey }), 404);
+  });
+
+  it("does not let /:id routes take /export, /import or /by-identifier", async () => {
+    const { apiKey } = await teamWithChatbot();
+    const exported = await call("GET", "/v1/participants/export", { token: apiKey });
+    expect(expectProblem(exported, 400).detail).toMatch(/chatbot_id/);
+    const imported = await call("POST", "/v1/participants/import", { token: apiKey, rawBody: "identifier,channel\n", headers: { "Content-Type": "text/csv" } });
+    expect(expectProblem(imported, 400).detail).toMatch(/chatbot_id/);
+  });
+});
