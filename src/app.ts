@@ -4,6 +4,7 @@ import { chatbotRoutes } from "./chatbots/routes";
 import { conversationRoutes } from "./conversations/routes";
 import { participantRoutes } from "./participants/routes";
 import { promptRoutes } from "./prompts/routes";
+import { playgroundRoutes } from "./playground/routes";
 import { problem, problemResponse, ProblemError } from "./shared/problem";
 import { teamRoutes } from "./teams/routes";
 import { widgetRoutes } from "./widget/routes";
@@ -18,6 +19,7 @@ app.route("/v1/widget", widgetRoutes);
 app.route("/v1/conversations", conversationRoutes);
 app.route("/v1/participants", participantRoutes);
 app.route("/v1/prompts", promptRoutes);
+app.route("/playground", playgroundRoutes);
 
 app.notFound((c) => problemResponse(c, problem("not-found", 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Builds the static assets served by the Worker's [assets] binding (wrangler.toml):
+//   src/widget/client/widget.ts     -> dist/assets/widget.js      (the embeddable widget)
+//   src/widget/client/playground.ts -> dist/assets/playground.js  (the playground's panel)
+//   src/widget/client/playground.css -> dist/assets/playground.css
+// Run by `npm start`, `npm test` (pretest) and `npm run build`. Prints each size, gzipped.
+import { build } from "esbuild";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+
+const root = path.join(import.meta.dirname, "..");
+const outdir = path.join(root, "dist", "assets");
+// Files are overwritten in place (no wipe first), so a running `wrangler dev` never sees the directory empty.
+mkdirSync(outdir, { recursive: true });
+
+const entries = {
+  widget: "src/widget/client/widget.ts",
+  playground: "src/widget/client/playground.ts",
+};
+
+await build({
+  absWorkingDir: root,
+  entryPoints: Object.entries(entries).map(([out, input]) => ({ in: input, out })),
+  outdir,
+  bundle: true,
+  minify: true,
+  format: "iife",
+  // ES2020 (optional chaining, `??`): every browser with Shadow DOM of the last years.
+  target: "es2020",
+  legalComments: "none",
+  charset: "utf8",
+  logLevel: "warning",
+});
+await build({
+  absWorkingDir: root,
+  entryPoints: [{ in: "src/widget/client/playground.css", out: "playground" }],
+  outdir,
+  minify: true,
+  logLevel: "warning",
+});
+
+for (const name of ["widget.js", "playground.js", "playground.css"]) {
+  const bytes = readFileSync(path.join(outdir, name));
+  console.log(`[build] dist/assets/${name}: ${bytes.length} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
+}

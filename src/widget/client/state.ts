@@ -1,0 +1,113 @@
+// Everything the widget and the playground panel keep in the browser. Every
+// localStorage access goes through here and is wrapped: storage may be absent
+// (sandboxed iframes throw on `window.localStorage`), refused (private mode) or
+// full (quota). The widget then keeps working from memory for this page view.
+
+/** The exact prefix of the site's custom data keys (case-sensitive). */
+export const DATA_PREFIX = "octocom:data:";
+
+/** The widget's own state: outside the custom data prefix, one key per chatbot. */
+export const stateKey = (chatbotId: string) => "chat-context:state:" + chatbotId;
+
+/** A message typed by the visitor that the server has not yet acknowledged. */
+export type Outgoing = { id: string; text: string };
+
+export type WidgetState = {
+  /** The participant's identifier on the `web` channel (made by the server). */
+  visitor_id?: string;
+  conversation_id?: string;
+  token?: string;
+  /** key (prefix stripped) -> hash of the value the server last accepted in this conversation */
+  acked?: Record<string, string>;
+  /** typed but not yet acknowledged: survives a reload so nothing typed is lost */
+  outbox?: Outgoing[];
+  /** what is in the message box but not sent */
+  draft?: string;
+  open?: boolean;
+};
+
+function storage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+export function readItem(key: string): string | null {
+  try {
+    return storage()?.getItem(key) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** False where the write was refused (quota, private mode, no storage). */
+export function writeItem(key: string, value: string | null): boolean {
+  try {
+    const store = storage();
+    if (!store) return false;
+    if (value === null) store.removeItem(key);
+    else store.setItem(key, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function readState(chatbotId: string): WidgetState | null {
+  const raw = readItem(stateKey(chatbotId));
+  if (!raw) return null;
+  try {
+    const state = JSON.parse(raw);
+    return state && typeof state === "object" && !Array.isArray(state) ? (state as WidgetState) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeState(chatbotId: string, state: WidgetState): boolean {
+  return writeItem(stateKey(chatbotId), JSON.stringify(state));
+}
+
+/**
+ * The site's custom data: keys with exactly the prefix `octocom:data:` and a non-empty
+ * rest, read afresh on every call. Nothing else is read (not `octocom:datax`, not
+ * `Octocom:data:`).
+ */
+export function readCustomData(): Record<string, string> {
+  const data: Record<string, string> = Object.create(null);
+  try {
+    const store = storage();
+    if (!store) return data;
+    const keys: string[] = [];
+    for (let i = 0; i < store.length; i++) {
+      const key = store.key(i);
+      if (key !== null && key.length > DATA_PREFIX.length && key.startsWith(DATA_PREFIX)) keys.push(key);
+    }
+    for (const key of keys) {
+      const value = store.getItem(key);
+      if (value !== null) data[key.slice(DATA_PREFIX.length)] = value;
+    }
+  } catch {
+    // unreadable storage: no custom data this time
+  }
+  return data;
+}
+
+/**
+ * A 53-bit hash (cyrb53) with the length: the state remembers what the server
+ * accepted without storing a second copy of values of up to 50,000 characters.
+ */
+export function hashValue(value: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36) + "." + value.length.toString(36);
+}
