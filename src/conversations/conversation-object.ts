@@ -7,6 +7,12 @@ import { applyMetadata, type MetadataOutcome, type MetadataStore, type Rejection
 /** How long metadata and counters may wait before the alarm copies them to D1. */
 export const FLUSH_DELAY_MS = 10_000;
 const D1_BATCH_SIZE = 25;
+/**
+ * Values up to this many UTF-16 units are mirrored in memory, so the common case, a
+ * pair re-sent unchanged, costs no SQL at all; larger ones are compared in SQL. At
+ * most 200 keys, so the mirror stays under about 400 KB per conversation.
+ */
+const MIRRORED_VALUE_MAX_UNITS = 1024;
 
 export type Message = { id: string; role: "visitor" | "bot"; text: string; created_at: string };
 export type MetadataAnswer = { accepted: string[]; rejected: { key: string; reason: RejectionReason }[]; warnings: Warning[] };
@@ -62,7 +68,8 @@ export class ConversationObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private info: ConversationInfo | null = null;
   private synced: CustomerState = { name: null, email: null, phone: null, timezone: null };
-  private pairs = 0;
+  /** Every stored key, with its value where small enough to mirror (else null). */
+  private metadataMirror = new Map<string, string | null>();
   private revision = 0;
   private lastSeq = 0;
   private lastMessageAt: string | null = null;
@@ -102,9 +109,16 @@ export class ConversationObject extends DurableObject<Env> {
       };
       this.flushed = { revision: row.flushed_revision as number, seq: row.flushed_seq as number };
     }
-    const stats = this.sql.exec("SELECT count(*) AS pairs, coalesce(max(revision), 0) AS revision FROM metadata").one();
-    this.pairs = stats.pairs as number;
-    this.revision = stats.revision as number;
+    this.metadataMirror = new Map();
+    this.revision = 0;
+    const rows = this.sql.exec<{ key: string; value: string | null; revision: number }>(
+      `SELECT key, CASE WHEN length(CAST(value AS BLOB)) <= ? THEN value END AS value, revision FROM metadata`,
+      MIRRORED_VALUE_MAX_UNITS,
+    );
+    for (const row of rows) {
+      this.mirrorValue(row.key, row.value);
+      this.revision = Math.max(this.revision, row.revision);
+    }
     const last = this.sql.exec("SELECT seq, created_at FROM messages ORDER BY seq DESC LIMIT 1").toArray()[0];
     this.lastSeq = (last?.seq as number) ?? 0;
     this.lastMessageAt = (last?.created_at as string) ?? null;
@@ -118,14 +132,21 @@ export class ConversationObject extends DurableObject<Env> {
     return rows;
   }
 
+  private mirrorValue(key: string, value: string | null): void {
+    this.metadataMirror.set(key, value !== null && value.length <= MIRRORED_VALUE_MAX_UNITS ? value : null);
+  }
+
   private store(cost: Cost, now: string): MetadataStore {
     return {
       compare: (key, value) => {
+        if (!this.metadataMirror.has(key)) return "absent";
+        const mirrored = this.metadataMirror.get(key);
+        if (mirrored != null) return mirrored === value ? "same" : "different";
         const row = this.exec<{ same: number }>(cost, "SELECT value = ? AS same FROM metadata WHERE key = ?", value, key)[0];
-        return row === undefined ? "absent" : row.same ? "same" : "different";
+        return row?.same ? "same" : "different";
       },
-      pairCount: () => this.pairs,
-      upsert: (key, value, isNew) => {
+      pairCount: () => this.metadataMirror.size,
+      upsert: (key, value) => {
         this.exec(
           cost,
           "INSERT INTO metadata (key, value, updated_at, revision) VALUES (?, ?, ?, ?) " +
@@ -135,7 +156,7 @@ export class ConversationObject extends DurableObject<Env> {
           now,
           ++this.revision,
         );
-        if (isNew) this.pairs++;
+        this.mirrorValue(key, value);
       },
     };
   }
@@ -230,7 +251,7 @@ export class ConversationObject extends DurableObject<Env> {
       const change = this.customerChange({ ...outcome.customer, ...(input.timezone ? { timezone: input.timezone } : {}) });
       if (change) this.recordSynced(cost, change);
       const metadata = answer(outcome, input.warnings);
-      const reply = this.insertMessage(cost, "bot", summaryReply(input.data, metadata, this.synced, this.pairs), now);
+      const reply = this.insertMessage(cost, "bot", summaryReply(input.data, metadata, this.synced, this.metadataMirror.size), now);
       return { message, reply, metadata, change };
     });
     await this.scheduleFlush();
@@ -377,7 +398,7 @@ export class ConversationObject extends DurableObject<Env> {
     cursor.toArray();
     const deleted = cursor.rowsWritten > 0;
     if (!deleted) return false;
-    this.pairs--;
+    this.metadataMirror.delete(key);
     // A flush under way may still be copying this key to D1; deleting before it lands
     // would leave the key in the projection for good.
     await this.projectionWrites;

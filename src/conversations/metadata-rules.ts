@@ -21,7 +21,7 @@ export type Warning = { key: string; reason: CustomerWarning | "invalid_timezone
 export interface MetadataStore {
   compare(key: string, value: string): "absent" | "same" | "different";
   pairCount(): number;
-  upsert(key: string, value: string, isNew: boolean): void;
+  upsert(key: string, value: string): void;
 }
 
 export type MetadataOutcome = {
@@ -81,7 +81,7 @@ export function applyMetadata(
       continue;
     }
     if (existing !== "same") {
-      store.upsert(storedKey, text, existing === "absent");
+      store.upsert(storedKey, text);
       outcome.changed++;
     }
     outcome.accepted.push(sentKey);

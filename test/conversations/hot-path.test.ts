@@ -1,6 +1,7 @@
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { costOf, countD1Statements, sendMessageOk, startConversation } from "../support/api";
+import { call, costOf, countD1Statements, sendMessageOk, startConversation } from "../support/api";
 
 const FIVE_PAIRS = { user_id: "u-1", plan: "pro", cart: '{"items":3}', locale: "lt-LT", page: "/checkout" };
 
@@ -17,6 +18,39 @@ describe("a lean hot path", () => {
     const cost = costOf(response);
     expect(cost.doRowsWritten).toBe(2);
     expect(cost.d1RowsWritten).toBe(0);
+  });
+
+  it("reads no row either: small values are mirrored in the object's memory", async () => {
+    const conversation = await startConversation({ data: FIVE_PAIRS });
+    const bare = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "no data" });
+    const response = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "again", data: FIVE_PAIRS });
+    // The two message inserts read what a message without data reads; the pairs add nothing.
+    expect(costOf(response).doRowsRead).toBe(costOf(bare).doRowsRead);
+  });
+
+  it("compares large values in SQL, and tells unchanged from changed", async () => {
+    const large = "x".repeat(20_000);
+    const conversation = await startConversation({ data: { ...FIVE_PAIRS, large } });
+    const bare = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "no data" });
+    const unchanged = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "same", data: { ...FIVE_PAIRS, large } });
+    expect(costOf(unchanged)).toMatchObject({ doRowsWritten: 2, doRowsRead: costOf(bare).doRowsRead + 1 });
+    const changed = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "changed", data: { large: large + "y" } });
+    expect(costOf(changed).doRowsWritten).toBe(3);
+    const stored = await call("GET", `/v1/conversations/${conversation.conversation_id}/metadata/chat-widget:large`, { token: conversation.team.apiKey });
+    expect(stored.json.value).toBe(large + "y");
+  });
+
+  it("rebuilds the mirror from storage after the object is evicted", async () => {
+    const conversation = await startConversation({ data: { ...FIVE_PAIRS, large: "z".repeat(5_000) } });
+    await evictDurableObject(env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(conversation.conversation_id)));
+    const unchanged = await sendMessageOk(conversation.conversation_id, conversation.token, {
+      text: "after eviction",
+      data: { ...FIVE_PAIRS, large: "z".repeat(5_000) },
+    });
+    expect(costOf(unchanged).doRowsWritten).toBe(2);
+    expect(unchanged.json.reply.text).toContain("holds 6 metadata keys");
+    const changed = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "new plan", data: { plan: "team" } });
+    expect(costOf(changed).doRowsWritten).toBe(3);
   });
 
   it("writes one more row for one changed pair", async () => {
