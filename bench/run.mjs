@@ -4,7 +4,7 @@
 // prints their figures. Timing is measured here, outside the runtime: inside workerd
 // the clock does not move during CPU work.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -63,6 +63,32 @@ export function request(baseUrl, method, urlPath, { token, body, headers = {} } 
     if (payload !== undefined) req.write(payload);
     req.end();
   });
+}
+
+/**
+ * CPU time (ms) used so far by each workerd process under `rootPid`, from /proc
+ * (Linux only; empty elsewhere). wrangler dev runs two: its proxy and the one that
+ * runs the Worker with its Durable Objects on a single thread.
+ */
+export function workerdCpuMs(rootPid) {
+  if (!existsSync("/proc/self/stat")) return {};
+  const stats = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      stats.set(Number(entry), { name, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {}
+  }
+  const underRoot = (pid) => {
+    for (let cur = pid, hops = 0; cur > 1 && hops < 20; cur = stats.get(cur)?.ppid ?? 0, hops++) if (cur === rootPid) return true;
+    return false;
+  };
+  const result = {};
+  for (const [pid, stat] of stats) if (stat.name === "workerd" && underRoot(pid)) result[pid] = stat.ticks * 10;
+  return result;
 }
 
 export function percentile(sorted, p) {
@@ -148,6 +174,7 @@ async function main() {
       adminToken: ADMIN_TOKEN,
       request: (method, urlPath, options) => request(baseUrl, method, urlPath, options),
       load: (options) => load(baseUrl, options),
+      workerdCpuMs: () => workerdCpuMs(server.pid),
       percentile,
     };
     const scenarios = readdirSync(path.join(root, "bench/scenarios"))

@@ -5,7 +5,7 @@ import { summaryReply } from "./summary-reply";
 import { applyMetadata, type MetadataOutcome, type MetadataStore, type RejectionReason, type Warning } from "./metadata-rules";
 
 /** How long metadata and counters may wait before the alarm copies them to D1. */
-export const FLUSH_DELAY_MS = 10_000;
+export const FLUSH_DELAY_MS = 30_000;
 const D1_BATCH_SIZE = 25;
 /**
  * Values up to this many UTF-16 units are mirrored in memory, so the common case, a
@@ -241,29 +241,34 @@ export class ConversationObject extends DurableObject<Env> {
     data: Record<string, unknown>;
     timezone: string | null;
     warnings: Warning[];
-  }): Promise<{ message: Message; reply: Message; metadata: MetadataAnswer; cost: Cost }> {
+  }): Promise<{ json: string; cost: Cost }> {
     this.requireInfo();
     const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
     const now = nowIso();
     const { message, reply, metadata, change } = this.atomically(() => {
       const outcome = applyMetadata(this.store(cost, now), Object.entries(input.data), "chat-widget:");
-      const message = this.insertMessage(cost, "visitor", input.text, now);
       const change = this.customerChange({ ...outcome.customer, ...(input.timezone ? { timezone: input.timezone } : {}) });
       if (change) this.recordSynced(cost, change);
       const metadata = answer(outcome, input.warnings);
-      const reply = this.insertMessage(cost, "bot", summaryReply(input.data, metadata, this.synced, this.metadataMirror.size), now);
+      const replyText = summaryReply(input.data, metadata, this.synced, this.metadataMirror.size);
+      const [message, reply] = this.insertMessages(cost, now, [
+        ["visitor", input.text],
+        ["bot", replyText],
+      ]) as [Message, Message];
       return { message, reply, metadata, change };
     });
     await this.scheduleFlush();
     if (change) cost.d1RowsWritten += await this.writeCustomer(change);
-    return { message, reply, metadata, cost };
+    return { json: JSON.stringify({ message, reply, metadata }), cost };
   }
 
-  private insertMessage(cost: Cost, role: Message["role"], text: string, now: string): Message {
-    const message: Message = { id: newId("msg"), role, text, created_at: now };
-    this.exec(cost, "INSERT INTO messages (seq, id, role, text, created_at) VALUES (?, ?, ?, ?, ?)", ++this.lastSeq, message.id, role, text, now);
+  /** Appends messages in one statement (a visitor message and its reply are one write). */
+  private insertMessages(cost: Cost, now: string, messages: [Message["role"], string][]): Message[] {
+    const rows = messages.map(([role, text]): Message => ({ id: newId("msg"), role, text, created_at: now }));
+    const params = rows.flatMap((row) => [++this.lastSeq, row.id, row.role, row.text, row.created_at]);
+    this.exec(cost, `INSERT INTO messages (seq, id, role, text, created_at) VALUES ${rows.map(() => "(?, ?, ?, ?, ?)").join(", ")}`, ...params);
     this.lastMessageAt = now;
-    return message;
+    return rows;
   }
 
   /** The customer fields that differ from what this conversation last wrote to D1. */

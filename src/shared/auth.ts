@@ -81,11 +81,28 @@ export async function signConversationToken(secret: string | undefined, claims: 
   return `${payload}.${toBase64Url(signature)}`;
 }
 
+// A widget sends the same token with every message: remember the ones already
+// verified (with the secret that verified them) so a message skips the HMAC. Only
+// genuine tokens enter; the oldest leave first once the isolate holds this many.
+const VERIFIED_TOKENS_MAX = 10_000;
+const verifiedTokens = new Map<string, { secret: string; claims: ConversationClaims }>();
+
 /** Returns the claims of a genuine token, or null for anything forged or malformed. */
 export async function verifyConversationToken(
   secret: string | undefined,
   token: string,
 ): Promise<ConversationClaims | null> {
+  const known = verifiedTokens.get(token);
+  if (known && known.secret === secret) return known.claims;
+  const claims = await verifyTokenSignature(secret, token);
+  if (claims) {
+    if (verifiedTokens.size >= VERIFIED_TOKENS_MAX) verifiedTokens.delete(verifiedTokens.keys().next().value!);
+    verifiedTokens.set(token, { secret: secret!, claims });
+  }
+  return claims;
+}
+
+async function verifyTokenSignature(secret: string | undefined, token: string): Promise<ConversationClaims | null> {
   const parts = token.split(".");
   if (parts.length !== 2) return null;
   const [payload, signatureText] = parts as [string, string];

@@ -123,7 +123,7 @@ widgetRoutes.post("/conversations/:id/messages", limitBody(WIDGET_BODY_LIMIT_BYT
   const { timezone, warnings } = checkTimezone(input.timezone);
   const result = await conversationStub(c.env, c.var.claims.c).postMessage({ text: input.text, data: input.data, timezone, warnings });
   setCostHeader(c, result.cost);
-  return c.json({ message: result.message, reply: result.reply, metadata: result.metadata }, 201);
+  return c.body(result.json, 201, { "Content-Type": "application/json" });
 });
 
 widgetRoutes.get("/conversations/:id/messages", async (c) => {

@@ -93,6 +93,19 @@ describe("widget body limit", () => {
     expectProblem(response, 413);
   });
 
+  it("admits a stream with no length within the limit, read once and parsed", async () => {
+    const conversation = await startConversation();
+    const response = await call("POST", `/v1/widget/conversations/${conversation.conversation_id}/messages`, {
+      token: conversation.token,
+      rawBody: streamOf(JSON.stringify({ text: "streamed", data: { big: "é".repeat(40_000), small: "ok" } })),
+    });
+    expect(response.status).toBe(201);
+    expect(response.json.message.text).toBe("streamed");
+    expect(response.json.metadata.accepted).toEqual(["big", "small"]);
+    const stored = await getConversation(conversation.team.apiKey, conversation.conversation_id);
+    expect(stored.metadata["chat-widget:big"]).toBe("é".repeat(40_000));
+  });
+
   it("refuses by a declared Content-Length before reading", async () => {
     const conversation = await startConversation();
     const body = "{".repeat(WIDGET_BODY_LIMIT_BYTES + 1);
