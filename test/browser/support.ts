@@ -3,6 +3,7 @@
 // in the page reaches the page's globals through `globalThis as any`.
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
 import { inject } from "vitest";
+import { readResponse } from "../support/responses";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -41,19 +42,8 @@ export async function api(method: string, path: string, options: { token?: strin
   const headers: Record<string, string> = {};
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(BASE + path, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  let json: any = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  return { status: response.status, headers: response.headers, json, text };
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  return readResponse(await fetch(BASE + path, { method, headers, body }));
 }
 
 let teams = 0;

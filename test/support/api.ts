@@ -1,5 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import { readResponse, type ApiResponse } from "./responses";
+export type { ApiResponse };
 
 export const ADMIN_TOKEN = "test-admin-token";
 /** The TOKEN_SECRET of vitest.config.ts, for tests that sign tokens of their own. */
@@ -7,7 +9,6 @@ export const TOKEN_SECRET = "test-token-secret-0123456789abcdef";
 export const BASE = "https://chat.test";
 
 type Options = { token?: string | null; body?: unknown; rawBody?: BodyInit; headers?: Record<string, string> };
-export type ApiResponse = { status: number; headers: Headers; json: any; text: string };
 
 /** Calls the Worker as an HTTP client would; `body` is sent as JSON. */
 export async function call(method: string, path: string, options: Options = {}): Promise<ApiResponse> {
@@ -18,15 +19,7 @@ export async function call(method: string, path: string, options: Options = {}):
     headers["Content-Type"] ??= "application/json";
     body = JSON.stringify(options.body);
   }
-  const response = await exports.default.fetch(new Request(BASE + path, { method, headers, body }));
-  const text = await response.text();
-  let json: any = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  return { status: response.status, headers: response.headers, json, text };
+  return readResponse(await exports.default.fetch(new Request(BASE + path, { method, headers, body })));
 }
 
 let counter = 0;
