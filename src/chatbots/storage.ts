@@ -44,7 +44,7 @@ export async function findTeamChatbot(db: D1Database, teamId: string, id: string
 
 // Widget routes read a chatbot's team and allowed origins on every request; an
 // isolate-level cache keeps that off D1. Writes in this isolate invalidate it at
-// once; other isolates see a change within CACHE_TTL_MS (documented in docs/decisions.md).
+// once; other isolates see a change within CACHE_TTL_MS (documented in docs/conversations.md).
 const CACHE_TTL_MS = 30_000;
 const cache = new Map<string, { chatbot: Chatbot | null; expires: number }>();
 

@@ -12,7 +12,7 @@ import { notFound, unauthorized } from "../shared/problem";
 import { isIanaTimezone } from "../shared/time";
 import { assertOrigin, widgetCors } from "./cors";
 
-/** Longest visitor message, in code points (a design decision: docs/decisions.md). */
+/** Longest visitor message, in code points (a design decision: docs/conversations.md). */
 export const MESSAGE_TEXT_MAX_CODE_POINTS = 10_000;
 
 /**
