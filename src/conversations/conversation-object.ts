@@ -383,7 +383,7 @@ export class ConversationObject extends DurableObject<Env> {
     const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
     const now = nowIso();
     const { outcome, existed, change } = this.atomically(() => {
-      const existed = this.exec(cost, "SELECT 1 FROM metadata WHERE key = ?", key).length > 0;
+      const existed = this.metadataMirror.has(key);
       const outcome = applyMetadata(this.store(cost, now), [[key, value]], "");
       const change = this.customerChange(outcome.customer);
       if (change) this.recordSynced(cost, change);
