@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { normaliseCustomerField } from "../conversations/customer-fields";
+import { normaliseCustomerField, type CustomerField } from "../conversations/customer-fields";
 import { codePointLength } from "../shared/encoding";
 import { ID_PATTERN } from "../shared/ids";
 import { isIanaTimezone } from "../shared/time";
@@ -20,28 +20,19 @@ export const Identifier = z
   .refine((value) => codePointLength(value) <= 255, "must be at most 255 characters")
   .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), "must not contain control characters");
 
-export const Name = z
-  .string()
-  .transform((value, context) => {
-    const result = normaliseCustomerField("name", value);
+/** A customer field, normalised as the widget's special keys are (one rule for both ways in). */
+function customerField(field: CustomerField, message: string) {
+  return z.string().transform((value, context) => {
+    const result = normaliseCustomerField(field, value);
     if (result.ok) return result.value;
-    context.addIssue({ code: "custom", message: "must be a non-empty name of at most 500 characters" });
+    context.addIssue({ code: "custom", message });
     return z.NEVER;
   });
+}
 
-export const Email = z.string().transform((value, context) => {
-  const result = normaliseCustomerField("email", value);
-  if (result.ok) return result.value;
-  context.addIssue({ code: "custom", message: "must be a valid email address" });
-  return z.NEVER;
-});
-
-export const Phone = z.string().transform((value, context) => {
-  const result = normaliseCustomerField("phone", value);
-  if (result.ok) return result.value;
-  context.addIssue({ code: "custom", message: "must be a valid phone number in international form, such as +14155550123" });
-  return z.NEVER;
-});
+export const Name = customerField("name", "must be a non-empty name of at most 500 characters");
+export const Email = customerField("email", "must be a valid email address");
+export const Phone = customerField("phone", "must be a valid phone number in international form, such as +14155550123");
 
 export const Timezone = z.string().refine(isIanaTimezone, "must be an IANA time zone name such as Europe/Vilnius");
 
