@@ -1,6 +1,6 @@
 /**
  * What a request costs the storage layers, threaded through storage functions and
- * sent as the `Chat-Context-Cost` header so tests and the bench can assert it.
+ * sent by `setCostHeader` (src/shared/cost-header.ts) so tests and the bench can assert it.
  */
 export type StorageCost = { d1RowsRead: number; d1RowsWritten: number; kvReads: number; kvWrites: number };
 
@@ -11,8 +11,4 @@ export function tallyD1(cost: StorageCost | undefined, result: { meta: { rows_re
   if (!cost) return;
   cost.d1RowsRead += result.meta.rows_read ?? 0;
   cost.d1RowsWritten += result.meta.rows_written ?? 0;
-}
-
-export function costHeader(cost: StorageCost): string {
-  return `d1-rows-read=${cost.d1RowsRead}, d1-rows-written=${cost.d1RowsWritten}, kv-reads=${cost.kvReads}, kv-writes=${cost.kvWrites}`;
 }

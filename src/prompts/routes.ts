@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { costHeader, newCost } from "../participants/cost";
+import { newCost } from "../participants/cost";
+import { setCostHeader } from "../shared/cost-header";
 import { requireApiKey, type ApiVariables } from "../shared/auth";
 import { codePointLength } from "../shared/encoding";
 import { ID_PATTERN } from "../shared/ids";
@@ -22,7 +23,7 @@ async function render(c: ApiContext, participantId: string, template: string): P
   const cost = newCost();
   const result = await renderForParticipant(c.env, c.var.teamId, participantId, template, cost);
   c.header("Chat-Context-Cache", result.cache);
-  c.header("Chat-Context-Cost", costHeader(cost));
+  setCostHeader(c, cost);
   // `{current_datetime}` makes every answer momentary.
   c.header("Cache-Control", "no-store");
   return result;

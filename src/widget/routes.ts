@@ -1,10 +1,10 @@
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { findChatbotCached } from "../chatbots/storage";
 import { conversationStub, MessagesPageQuery } from "../conversations/stub";
 import { METADATA_LIMITS, type Warning } from "../conversations/metadata-rules";
-import type { Cost } from "../conversations/conversation-object";
 import { bearer, signConversationToken, verifyConversationToken, type ConversationClaims } from "../shared/auth";
+import { setCostHeader } from "../shared/cost-header";
 import { codePointLength } from "../shared/encoding";
 import { newId } from "../shared/ids";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
@@ -63,10 +63,6 @@ function checkTimezone(timezone: string | null | undefined): { timezone: string 
     : { timezone: null, warnings: [{ key: "timezone", reason: "invalid_timezone" }] };
 }
 
-/** What each call cost, for operators and the bench: rows in the object's SQLite and in D1. */
-function setCostHeader(c: Context, cost: Cost): void {
-  c.header("Chat-Context-Cost", `do-rows-read=${cost.doRowsRead}, do-rows-written=${cost.doRowsWritten}, d1-rows-written=${cost.d1RowsWritten}`);
-}
 
 type WidgetEnv = { Bindings: Env; Variables: { claims: ConversationClaims } };
 
