@@ -116,3 +116,10 @@ export async function updateCustomerFields(db: D1Database, teamId: string, id: s
     .run();
   return (result.meta.changes ?? 0) > 0;
 }
+
+export type CustomerRecord = { name: string | null; email: string | null; phone: string | null; timezone: string | null };
+
+/** The customer record of one participant, read by id alone: the caller has proven its right to it. */
+export async function findCustomerRecord(db: D1Database, participantId: string): Promise<CustomerRecord | null> {
+  return db.prepare("SELECT name, email, phone, timezone FROM participants WHERE id = ?").bind(participantId).first<CustomerRecord>();
+}
