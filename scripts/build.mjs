@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Builds the static assets served by the Worker's [assets] binding (wrangler.toml):
-//   src/widget/client/widget.ts     -> dist/assets/widget.js      (the embeddable widget)
-//   src/widget/client/playground.ts -> dist/assets/playground.js  (the playground's panel)
-//   src/widget/client/playground.css -> dist/assets/playground.css
+//   src/widget/client/widget.ts          -> dist/assets/widget.js      (the embeddable widget)
+//   src/playground/client/playground.ts  -> dist/assets/playground.js  (the playground's panel)
+//   src/playground/client/playground.css -> dist/assets/playground.css
 // Run by `npm start`, `npm test` (pretest) and `npm run build`. Prints each size, gzipped.
 import { build } from "esbuild";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -16,7 +16,7 @@ mkdirSync(outdir, { recursive: true });
 
 const entries = {
   widget: "src/widget/client/widget.ts",
-  playground: "src/widget/client/playground.ts",
+  playground: "src/playground/client/playground.ts",
 };
 
 await build({
@@ -34,7 +34,7 @@ await build({
 });
 await build({
   absWorkingDir: root,
-  entryPoints: [{ in: "src/widget/client/playground.css", out: "playground" }],
+  entryPoints: [{ in: "src/playground/client/playground.css", out: "playground" }],
   outdir,
   minify: true,
   logLevel: "warning",

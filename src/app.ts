@@ -3,14 +3,16 @@ import { HTTPException } from "hono/http-exception";
 import { chatbotRoutes } from "./chatbots/routes";
 import { conversationRoutes } from "./conversations/routes";
 import { participantRoutes } from "./participants/routes";
-import { promptRoutes } from "./prompts/routes";
 import { playgroundRoutes } from "./playground/routes";
-import { problem, problemResponse, ProblemError } from "./shared/problem";
+import { promptRoutes } from "./prompts/routes";
+import { allowedMethods } from "./shared/allowed-methods";
+import type { AppEnv } from "./shared/hono-env";
+import { problem, problemResponse, ProblemError, slugForStatus } from "./shared/problem";
 import { teamRoutes } from "./teams/routes";
 import { widgetRoutes } from "./widget/routes";
 
 /** The whole HTTP surface: each domain owns its routes and is mounted here. */
-export const app = new Hono<{ Bindings: Env }>();
+export const app = new Hono<AppEnv>();
 
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.route("/v1/admin", teamRoutes);
@@ -21,11 +23,27 @@ app.route("/v1/participants", participantRoutes);
 app.route("/v1/prompts", promptRoutes);
 app.route("/playground", playgroundRoutes);
 
-app.notFound((c) => problemResponse(c, problem("not-found", 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+// A known path asked with a method it does not serve answers 405 with `Allow`.
+const methodsOf = allowedMethods(app.routes);
+
+app.notFound((c) => {
+  const path = new URL(c.req.url).pathname;
+  const allow = methodsOf(path);
+  if (allow.length > 0) {
+    const detail = `${path} does not accept ${c.req.method}; it accepts ${allow.join(", ")}.`;
+    return problemResponse(c, problem("method-not-allowed", detail, {}, { Allow: allow.join(", ") }));
+  }
+  return problemResponse(c, problem("not-found", `No route for ${c.req.method} ${path}.`));
+});
 
 app.onError((error, c) => {
   if (error instanceof ProblemError) return problemResponse(c, error);
-  if (error instanceof HTTPException) return problemResponse(c, problem("bad-request", error.status, error.message || "Bad request."));
+  if (error instanceof HTTPException) {
+    // Hono's own errors keep their status, under the catalogue's slug for it.
+    const answer = problem(slugForStatus(error.status), error.message || "The request could not be served.");
+    answer.problem.status = error.status;
+    return problemResponse(c, answer);
+  }
   console.error("unhandled error", error);
-  return problemResponse(c, problem("internal-error", 500, "Something went wrong on our side; the request may be retried."));
+  return problemResponse(c, problem("internal-error", "Something went wrong on our side; the request may be retried."));
 });

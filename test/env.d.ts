@@ -3,3 +3,9 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
   }
 }
+
+/** Vite's `?raw` imports: a file's text (docs read by tests). */
+declare module "*?raw" {
+  const text: string;
+  export default text;
+}

@@ -1,12 +1,13 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { requireApiKey, type ApiVariables } from "../shared/auth";
+import { requireApiKey } from "../api-keys/auth";
+import type { ApiEnv } from "../shared/hono-env";
 import { limitBody, readJson } from "../shared/json-body";
 import { newId } from "../shared/ids";
-import { notFound } from "../shared/problem";
 import { nowIso } from "../shared/time";
 import { checkDataSchema } from "../participants/data-schema";
-import { findTeamChatbot, forgetCachedChatbot, presentChatbot } from "./storage";
+import { requireTeamChatbot } from "./lookups";
+import { insertChatbot, presentChatbot, updateChatbot, type Chatbot } from "./storage";
 
 /** An exact web origin: scheme, host and optional port, nothing else. */
 const Origin = z
@@ -49,13 +50,13 @@ const CreateChatbot = z.strictObject({
 });
 const UpdateChatbot = z.strictObject(chatbotFields).partial();
 
-export const chatbotRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
+export const chatbotRoutes = new Hono<ApiEnv>();
 chatbotRoutes.use(requireApiKey);
 
 chatbotRoutes.post("/", limitBody(64 * 1024), async (c) => {
   const input = await readJson(c, CreateChatbot);
   const now = nowIso();
-  const chatbot = {
+  const chatbot: Chatbot = {
     id: newId("cb"),
     team_id: c.var.teamId,
     name: input.name,
@@ -64,50 +65,24 @@ chatbotRoutes.post("/", limitBody(64 * 1024), async (c) => {
     created_at: now,
     updated_at: now,
   };
-  await c.env.DB.prepare(
-    "INSERT INTO chatbots (id, team_id, name, allowed_origins, participant_data_schema, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-  )
-    .bind(
-      chatbot.id,
-      chatbot.team_id,
-      chatbot.name,
-      JSON.stringify(chatbot.allowed_origins),
-      chatbot.participant_data_schema ? JSON.stringify(chatbot.participant_data_schema) : null,
-      now,
-      now,
-    )
-    .run();
+  await insertChatbot(c.env.DB, chatbot).run();
   return c.json(presentChatbot(chatbot), 201);
 });
 
 chatbotRoutes.get("/:id", async (c) => {
-  const chatbot = await findTeamChatbot(c.env.DB, c.var.teamId, c.req.param("id"));
-  if (!chatbot) throw notFound("No chatbot with that id.");
+  const chatbot = await requireTeamChatbot(c.env.DB, c.var.teamId, c.req.param("id"));
   return c.json(presentChatbot(chatbot));
 });
 
 chatbotRoutes.patch("/:id", limitBody(64 * 1024), async (c) => {
   const input = await readJson(c, UpdateChatbot);
-  const chatbot = await findTeamChatbot(c.env.DB, c.var.teamId, c.req.param("id"));
-  if (!chatbot) throw notFound("No chatbot with that id.");
-  const updated = {
+  const chatbot = await requireTeamChatbot(c.env.DB, c.var.teamId, c.req.param("id"));
+  const updated: Chatbot = {
     ...chatbot,
     ...input,
     allowed_origins: input.allowed_origins ? [...new Set(input.allowed_origins)] : chatbot.allowed_origins,
     updated_at: nowIso(),
   };
-  await c.env.DB.prepare(
-    "UPDATE chatbots SET name = ?, allowed_origins = ?, participant_data_schema = ?, updated_at = ? WHERE id = ? AND team_id = ?",
-  )
-    .bind(
-      updated.name,
-      JSON.stringify(updated.allowed_origins),
-      updated.participant_data_schema ? JSON.stringify(updated.participant_data_schema) : null,
-      updated.updated_at,
-      chatbot.id,
-      c.var.teamId,
-    )
-    .run();
-  forgetCachedChatbot(chatbot.id);
+  await updateChatbot(c.env.DB, updated);
   return c.json(presentChatbot(updated));
 });

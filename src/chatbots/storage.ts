@@ -1,3 +1,5 @@
+/** The `chatbots` table, and an isolate cache of it for the widget routes. */
+
 export type ChatbotRow = {
   id: string;
   team_id: string;
@@ -18,7 +20,7 @@ export type Chatbot = {
   updated_at: string;
 };
 
-export function chatbotFromRow(row: ChatbotRow): Chatbot {
+function chatbotFromRow(row: ChatbotRow): Chatbot {
   return {
     ...row,
     allowed_origins: JSON.parse(row.allowed_origins) as string[],
@@ -57,6 +59,29 @@ export async function findChatbotCached(db: D1Database, id: string): Promise<Cha
   return chatbot;
 }
 
-export function forgetCachedChatbot(id: string): void {
-  cache.delete(id);
+
+function columnsOf(chatbot: Chatbot) {
+  return {
+    allowed_origins: JSON.stringify(chatbot.allowed_origins),
+    participant_data_schema: chatbot.participant_data_schema ? JSON.stringify(chatbot.participant_data_schema) : null,
+  };
+}
+
+export function insertChatbot(db: D1Database, chatbot: Chatbot): D1PreparedStatement {
+  const { allowed_origins, participant_data_schema } = columnsOf(chatbot);
+  return db
+    .prepare(
+      "INSERT INTO chatbots (id, team_id, name, allowed_origins, participant_data_schema, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(chatbot.id, chatbot.team_id, chatbot.name, allowed_origins, participant_data_schema, chatbot.created_at, chatbot.updated_at);
+}
+
+/** Writes the chatbot's settings and drops it from this isolate's cache. */
+export async function updateChatbot(db: D1Database, chatbot: Chatbot): Promise<void> {
+  const { allowed_origins, participant_data_schema } = columnsOf(chatbot);
+  await db
+    .prepare("UPDATE chatbots SET name = ?, allowed_origins = ?, participant_data_schema = ?, updated_at = ? WHERE id = ? AND team_id = ?")
+    .bind(chatbot.name, allowed_origins, participant_data_schema, chatbot.updated_at, chatbot.id, chatbot.team_id)
+    .run();
+  cache.delete(chatbot.id);
 }

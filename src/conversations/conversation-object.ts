@@ -1,11 +1,30 @@
 import { DurableObject } from "cloudflare:workers";
+import { insertWebConversation, deleteProjectedMetadata, updateConversationCounters, upsertProjectedMetadata } from "./storage";
+import { updateCustomerFields, upsertWebParticipant, type CustomerRecord } from "../participants/storage";
+import { newCost, tallyD1, type Cost } from "../shared/cost";
 import { newId } from "../shared/ids";
+import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import { nowIso } from "../shared/time";
+import { applyMetadata, type MetadataOutcome, type MetadataStore, type Warning } from "./metadata-rules";
+import type {
+  ConversationInfo,
+  Message,
+  MessageInput,
+  MessagePage,
+  MessageResult,
+  MessagesPage,
+  MetadataAnswer,
+  MetadataEntry,
+  PutMetadataResult,
+  Snapshot,
+  StartInput,
+  StartResult,
+} from "./model";
+import { migrateObjectSchema } from "./object-schema";
 import { summaryReply } from "./summary-reply";
-import { applyMetadata, type MetadataOutcome, type MetadataStore, type RejectionReason, type Warning } from "./metadata-rules";
 
 /** How long metadata and counters may wait before the alarm copies them to D1. */
-export const FLUSH_DELAY_MS = 30_000;
+const FLUSH_DELAY_MS = 30_000;
 const D1_BATCH_SIZE = 25;
 /**
  * Values up to this many UTF-16 units are mirrored in memory, so the common case, a
@@ -14,49 +33,7 @@ const D1_BATCH_SIZE = 25;
  */
 const MIRRORED_VALUE_MAX_UNITS = 1024;
 
-export type Message = { id: string; role: "visitor" | "bot"; text: string; created_at: string };
-export type MetadataAnswer = { accepted: string[]; rejected: { key: string; reason: RejectionReason }[]; warnings: Warning[] };
-/** Rows this call read and wrote, in the object's SQLite and in D1. */
-export type Cost = { doRowsRead: number; doRowsWritten: number; d1RowsWritten: number };
-
-export type ConversationInfo = {
-  conversation_id: string;
-  team_id: string;
-  chatbot_id: string;
-  channel: string;
-  participant_id: string;
-  started_at: string;
-};
-
-export type StartInput = {
-  conversationId: string;
-  teamId: string;
-  chatbotId: string;
-  visitorId: string;
-  data: Record<string, unknown>;
-  timezone: string | null;
-  warnings: Warning[];
-};
-
-type CustomerState = { name: string | null; email: string | null; phone: string | null; timezone: string | null };
-type CustomerChange = Partial<CustomerState>;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS conversation (
-  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-  conversation_id TEXT NOT NULL, team_id TEXT NOT NULL, chatbot_id TEXT NOT NULL, channel TEXT NOT NULL,
-  participant_id TEXT NOT NULL, started_at TEXT NOT NULL,
-  -- the customer fields this conversation last wrote to its participant in D1
-  synced_name TEXT, synced_email TEXT, synced_phone TEXT, synced_timezone TEXT,
-  -- how far the D1 projection has caught up
-  flushed_revision INTEGER NOT NULL DEFAULT 0, flushed_seq INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS metadata (
-  key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL, revision INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, role TEXT NOT NULL, text TEXT NOT NULL, created_at TEXT NOT NULL
-);`;
+type CustomerChange = Partial<CustomerRecord>;
 
 /**
  * One per conversation: the only writer of its messages and metadata. Each message
@@ -67,7 +44,7 @@ CREATE TABLE IF NOT EXISTS messages (
 export class ConversationObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private info: ConversationInfo | null = null;
-  private synced: CustomerState = { name: null, email: null, phone: null, timezone: null };
+  private synced: CustomerRecord = { name: null, email: null, phone: null, timezone: null };
   /** Every stored key, with its value where small enough to mirror (else null). */
   private metadataMirror = new Map<string, string | null>();
   private revision = 0;
@@ -83,7 +60,7 @@ export class ConversationObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(SCHEMA);
+    migrateObjectSchema(ctx.storage);
     this.load();
     ctx.blockConcurrencyWhile(async () => {
       this.alarmPending = (await ctx.storage.getAlarm()) !== null;
@@ -180,14 +157,14 @@ export class ConversationObject extends DurableObject<Env> {
   }
 
   /** Creates the conversation: its participant and index row in D1, its metadata here. */
-  async start(input: StartInput): Promise<{ info: ConversationInfo; metadata: MetadataAnswer; cost: Cost }> {
+  async start(input: StartInput): Promise<StartResult> {
     if (this.info) throw new Error("conversation already started");
-    const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
+    const cost = newCost();
     const now = nowIso();
     const outcome = this.atomically(() =>
-      applyMetadata(this.store(cost, now), Object.entries(input.data), "chat-widget:"),
+      applyMetadata(this.store(cost, now), Object.entries(input.data), WIDGET_KEY_PREFIX),
     );
-    const customer: CustomerState = {
+    const customer: CustomerRecord = {
       name: outcome.customer.name ?? null,
       email: outcome.customer.email ?? null,
       phone: outcome.customer.phone ?? null,
@@ -195,25 +172,11 @@ export class ConversationObject extends DurableObject<Env> {
     };
     const db = this.env.DB;
     const [participant, conversation] = await db.batch<{ id: string }>([
-      db
-        .prepare(
-          `INSERT INTO participants (id, team_id, chatbot_id, channel, identifier, name, email, phone, timezone, created_at, updated_at)
-           VALUES (?1, ?2, ?3, 'web', ?4, ?5, ?6, ?7, ?8, ?9, ?9)
-           ON CONFLICT (chatbot_id, channel, identifier) DO UPDATE SET
-             name = coalesce(excluded.name, name), email = coalesce(excluded.email, email),
-             phone = coalesce(excluded.phone, phone), timezone = coalesce(excluded.timezone, timezone),
-             updated_at = excluded.updated_at
-           RETURNING id`,
-        )
-        .bind(newId("part"), input.teamId, input.chatbotId, input.visitorId, customer.name, customer.email, customer.phone, customer.timezone, now),
-      db
-        .prepare(
-          `INSERT INTO conversations (id, team_id, chatbot_id, channel, participant_id, started_at)
-           SELECT ?1, ?2, ?3, 'web', id, ?4 FROM participants WHERE chatbot_id = ?3 AND channel = 'web' AND identifier = ?5`,
-        )
-        .bind(input.conversationId, input.teamId, input.chatbotId, now, input.visitorId),
+      upsertWebParticipant(db, { id: newId("part"), teamId: input.teamId, chatbotId: input.chatbotId, visitorId: input.visitorId, customer, now }),
+      insertWebConversation(db, { id: input.conversationId, teamId: input.teamId, chatbotId: input.chatbotId, visitorId: input.visitorId, startedAt: now }),
     ]);
-    cost.d1RowsWritten += (participant!.meta.rows_written ?? 0) + (conversation!.meta.rows_written ?? 0);
+    tallyD1(cost, participant!);
+    tallyD1(cost, conversation!);
     const info: ConversationInfo = {
       conversation_id: input.conversationId,
       team_id: input.teamId,
@@ -236,17 +199,12 @@ export class ConversationObject extends DurableObject<Env> {
   }
 
   /** Stores a visitor message and its metadata in one step (rules 1 to 7). */
-  async postMessage(input: {
-    text: string;
-    data: Record<string, unknown>;
-    timezone: string | null;
-    warnings: Warning[];
-  }): Promise<{ json: string; cost: Cost }> {
+  async postMessage(input: MessageInput): Promise<MessageResult> {
     this.requireInfo();
-    const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
+    const cost = newCost();
     const now = nowIso();
     const { message, reply, metadata, change } = this.atomically(() => {
-      const outcome = applyMetadata(this.store(cost, now), Object.entries(input.data), "chat-widget:");
+      const outcome = applyMetadata(this.store(cost, now), Object.entries(input.data), WIDGET_KEY_PREFIX);
       const change = this.customerChange({ ...outcome.customer, ...(input.timezone ? { timezone: input.timezone } : {}) });
       if (change) this.recordSynced(cost, change);
       const metadata = answer(outcome, input.warnings);
@@ -258,7 +216,7 @@ export class ConversationObject extends DurableObject<Env> {
       return { message, reply, metadata, change };
     });
     await this.scheduleFlush();
-    if (change) cost.d1RowsWritten += await this.writeCustomer(change);
+    if (change) tallyD1(cost, await this.writeCustomer(change));
     return { json: JSON.stringify({ message, reply, metadata }), cost };
   }
 
@@ -296,15 +254,12 @@ export class ConversationObject extends DurableObject<Env> {
    * sees the new values. Only the changed columns are written, so fields set
    * elsewhere (API, dashboard) are not overwritten with stale ones.
    */
-  private writeCustomer(change: CustomerChange): Promise<number> {
+  private writeCustomer(change: CustomerChange): Promise<D1Result> {
     const { participant_id } = this.requireInfo();
-    const columns = Object.keys(change) as (keyof CustomerChange)[];
-    const statement = this.env.DB.prepare(
-      `UPDATE participants SET ${columns.map((column) => `${column} = ?`).join(", ")}, updated_at = ? WHERE id = ?`,
-    ).bind(...columns.map((column) => change[column]), nowIso(), participant_id);
+    const statement = updateCustomerFields(this.env.DB, { participantId: participant_id }, change, nowIso());
     const write = this.customerWrites.then(() => statement.run());
     this.customerWrites = write.catch(() => undefined);
-    return write.then((result) => result.meta.rows_written ?? 0);
+    return write;
   }
 
   private async scheduleFlush(): Promise<void> {
@@ -318,7 +273,7 @@ export class ConversationObject extends DurableObject<Env> {
     this.alarmPending = false;
     const info = this.info;
     if (!info) return;
-    const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
+    const cost = newCost();
     const target = { revision: this.revision, seq: this.lastSeq };
     const changed = this.exec<{ key: string; value: string; updated_at: string }>(
       cost,
@@ -329,18 +284,17 @@ export class ConversationObject extends DurableObject<Env> {
     const db = this.env.DB;
     const statements: D1PreparedStatement[] = [];
     if (target.seq !== this.flushed.seq) {
-      statements.push(
-        db.prepare("UPDATE conversations SET message_count = ?, last_message_at = ? WHERE id = ?").bind(target.seq, this.lastMessageAt, info.conversation_id),
-      );
+      statements.push(updateConversationCounters(db, { id: info.conversation_id, messageCount: target.seq, lastMessageAt: this.lastMessageAt }));
     }
     for (const row of changed) {
       statements.push(
-        db
-          .prepare(
-            `INSERT INTO conversation_metadata (conversation_id, chatbot_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (conversation_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-          )
-          .bind(info.conversation_id, info.chatbot_id, row.key, row.value, row.updated_at),
+        upsertProjectedMetadata(db, {
+          conversationId: info.conversation_id,
+          chatbotId: info.chatbot_id,
+          key: row.key,
+          value: row.value,
+          updatedAt: row.updated_at,
+        }),
       );
     }
     const writes = (async () => {
@@ -354,7 +308,7 @@ export class ConversationObject extends DurableObject<Env> {
     if (this.revision !== target.revision || this.lastSeq !== target.seq) await this.scheduleFlush();
   }
 
-  snapshot(): { info: ConversationInfo; metadata: Record<string, string>; message_count: number; last_message_at: string | null } {
+  snapshot(): Snapshot {
     const info = this.requireInfo();
     const rows = this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM metadata ORDER BY key").toArray();
     return {
@@ -369,18 +323,15 @@ export class ConversationObject extends DurableObject<Env> {
     return this.snapshot().metadata;
   }
 
-  readMetadataKey(key: string): { key: string; value: string; updated_at: string } | null {
+  readMetadataKey(key: string): MetadataEntry | null {
     this.requireInfo();
-    return this.sql.exec<{ key: string; value: string; updated_at: string }>("SELECT key, value, updated_at FROM metadata WHERE key = ?", key).toArray()[0] ?? null;
+    return this.sql.exec<MetadataEntry>("SELECT key, value, updated_at FROM metadata WHERE key = ?", key).toArray()[0] ?? null;
   }
 
   /** An API write of one key, under the same rules as the widget's. */
-  async putMetadata(key: string, value: string): Promise<
-    | { ok: true; created: boolean; entry: { key: string; value: string; updated_at: string }; warnings: Warning[] }
-    | { ok: false; reason: RejectionReason }
-  > {
+  async putMetadata(key: string, value: string): Promise<PutMetadataResult> {
     this.requireInfo();
-    const cost: Cost = { doRowsRead: 0, doRowsWritten: 0, d1RowsWritten: 0 };
+    const cost = newCost();
     const now = nowIso();
     const { outcome, existed, change } = this.atomically(() => {
       const existed = this.metadataMirror.has(key);
@@ -407,12 +358,12 @@ export class ConversationObject extends DurableObject<Env> {
     // A flush under way may still be copying this key to D1; deleting before it lands
     // would leave the key in the projection for good.
     await this.projectionWrites;
-    await this.env.DB.prepare("DELETE FROM conversation_metadata WHERE conversation_id = ? AND key = ?").bind(info.conversation_id, key).run();
+    await deleteProjectedMetadata(this.env.DB, info.conversation_id, key).run();
     return true;
   }
 
   /** Messages oldest first, `limit` at a time after the message with id `after`. */
-  listMessages(options: { after?: string; limit: number }): { messages: Message[]; next_cursor: string | null } {
+  listMessages(options: MessagesPage): MessagePage {
     this.requireInfo();
     let afterSeq = 0;
     if (options.after) {

@@ -1,9 +1,9 @@
 import { codePointLength } from "../shared/encoding";
+import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import { normaliseCustomerField, type CustomerField, type CustomerWarning } from "./customer-fields";
 
 /** The design's limits, in Unicode code points. */
 export const METADATA_LIMITS = { keyMaxCodePoints: 200, valueMaxCodePoints: 50_000, maxPairs: 200 } as const;
-export const WIDGET_KEY_PREFIX = "chat-widget:";
 
 export type RejectionReason =
   | "key_empty"

@@ -1,13 +1,14 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import type { ApiVariables } from "../shared/auth";
+import type { ApiEnv } from "../shared/hono-env";
 import { ID_PATTERN } from "../shared/ids";
 import { limitBody, readJson } from "../shared/json-body";
 import { badRequest, notFound, problem } from "../shared/problem";
 import { writeParticipantData, type DataWriteResult, type WriteOutcome, type WriteTarget } from "./data-writes";
 import { Channel, DataObject, Identifier, ToolKey } from "./fields";
 import { etagOf, parseIfMatch } from "./if-match";
-import { idempotencyOf, purgeExpiredKeys } from "./idempotency";
+import { idempotencyOf } from "./idempotency";
+import { purgeExpiredKeys } from "./idempotency-storage";
 import { copyObject, getOwn, mergePatch, setOwn, type JsonObject, type JsonValue } from "./json-data";
 import { DATA_WRITE_BODY_MAX_BYTES } from "./limits";
 
@@ -15,8 +16,8 @@ import { DATA_WRITE_BODY_MAX_BYTES } from "./limits";
  * Writes of participant data: replace, merge patch, the bot tools (append, increment)
  * and the webhook upsert by natural key. All take `If-Match` and `Idempotency-Key`.
  */
-export const dataRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
-type ApiContext = Context<{ Bindings: Env; Variables: ApiVariables }>;
+export const dataRoutes = new Hono<ApiEnv>();
+type ApiContext = Context<ApiEnv>;
 
 const AppendInput = z.strictObject({ key: ToolKey, value: z.json() });
 const IncrementInput = z.strictObject({ key: ToolKey, by: z.number().default(1) });
@@ -38,7 +39,14 @@ async function runWrite(
   mutate: (current: JsonObject) => JsonObject,
   respond: (outcome: WriteOutcome) => { status: number; body: Record<string, unknown> },
 ): Promise<Response> {
-  const idempotency = await idempotencyOf(c, c.var.teamId);
+  const idempotency = await idempotencyOf({
+    teamId: c.var.teamId,
+    key: c.req.header("Idempotency-Key"),
+    method: c.req.method,
+    path: new URL(c.req.url).pathname,
+    contentType: c.req.header("Content-Type"),
+    body: await c.req.text(),
+  });
   const result: DataWriteResult = await writeParticipantData({
     db: c.env.DB,
     teamId: c.var.teamId,
@@ -71,7 +79,7 @@ dataRoutes.patch("/:id/data", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) =>
   const target = targetById(c);
   const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type === "application/json-patch+json") {
-    throw problem("unsupported-media-type", 415, "JSON Patch (RFC 6902) is not supported here; send an RFC 7396 merge patch as application/merge-patch+json.");
+    throw problem("unsupported-media-type", "JSON Patch (RFC 6902) is not supported here; send an RFC 7396 merge patch as application/merge-patch+json.");
   }
   const patch = await readJson(c, DataObject);
   return runWrite(c, target, (current) => mergePatch(current, patch) as JsonObject, participantResponse);
@@ -84,7 +92,7 @@ const toolResponse = (key: string) => (outcome: WriteOutcome) => ({
 
 function typeConflict(key: string, expected: string, found: JsonValue): never {
   const kind = found === null ? "null" : Array.isArray(found) ? "array" : typeof found;
-  throw problem("data-type-conflict", 409, `Key ${JSON.stringify(key)} holds ${kind === "object" ? "an object" : `a ${kind}`}, not ${expected}. Nothing was written.`, {
+  throw problem("data-type-conflict", `Key ${JSON.stringify(key)} holds ${kind === "object" ? "an object" : `a ${kind}`}, not ${expected}. Nothing was written.`, {
     key,
     found_type: kind,
   });

@@ -120,7 +120,7 @@ export function validateData(schemaText: string | null, data: unknown): SchemaEr
 
 export function schemaViolation(errors: SchemaError[], detailPrefix = "The participant data does not match the chatbot's participant_data_schema") {
   const where = errors.map((error) => `${error.pointer || "(root)"}: ${error.message}`).join("; ");
-  return problem("schema-violation", 422, `${detailPrefix}: ${where}. Nothing was written.`, { errors });
+  return problem("schema-violation", `${detailPrefix}: ${where}. Nothing was written.`, { errors });
 }
 
 /** Throws the 422 problem where `data` violates the schema. */

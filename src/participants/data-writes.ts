@@ -2,16 +2,18 @@ import { newId } from "../shared/ids";
 import { notFound, problem } from "../shared/problem";
 import { assertMatchesSchema } from "./data-schema";
 import { checkIfMatch, type IfMatch } from "./if-match";
-import {
-  deleteExpiredKey,
-  findRecordedResponse,
-  isIdempotencyConflict,
-  recordResponse,
-  type IdempotencyRequest,
-  type StoredResponse,
-} from "./idempotency";
+import type { IdempotencyRequest, StoredResponse } from "./idempotency";
+import { deleteExpiredKey, findRecordedResponse, isIdempotencyConflict, recordResponse } from "./idempotency-storage";
 import { jsonEqual, serializeData, type JsonObject } from "./json-data";
-import { participantColumns, presentParticipant, type Participant, type ParticipantRow } from "./storage";
+import {
+  findParticipantByNaturalKeyForWrite,
+  findParticipantForWrite,
+  insertParticipant,
+  presentParticipant,
+  updateParticipantData,
+  type Participant,
+  type ParticipantRow,
+} from "./storage";
 
 export type WriteTarget = { participantId: string } | { chatbotId: string; channel: string; identifier: string; createIfMissing: true };
 
@@ -40,29 +42,13 @@ const MAX_ATTEMPTS = 60;
 
 async function load(db: D1Database, teamId: string, target: WriteTarget): Promise<Loaded> {
   if ("participantId" in target) {
-    const row = await db
-      .prepare(
-        `SELECT ${participantColumns("p")}, c.participant_data_schema AS schema
-         FROM participants p JOIN chatbots c ON c.id = p.chatbot_id
-         WHERE p.id = ? AND p.team_id = ?`,
-      )
-      .bind(target.participantId, teamId)
-      .first<ParticipantRow & { schema: string | null }>();
-    if (!row) throw notFound("No participant with that id.");
-    const { schema, ...participant } = row;
-    return { chatbotId: row.chatbot_id, schema, row: participant };
+    const found = await findParticipantForWrite(db, teamId, target.participantId);
+    if (!found) throw notFound("No participant with that id.");
+    return { chatbotId: found.row.chatbot_id, schema: found.schema, row: found.row };
   }
-  const row = await db
-    .prepare(
-      `SELECT c.id AS bot_id, c.participant_data_schema AS schema, ${participantColumns("p")}
-       FROM chatbots c LEFT JOIN participants p ON p.chatbot_id = c.id AND p.channel = ? AND p.identifier = ?
-       WHERE c.id = ? AND c.team_id = ?`,
-    )
-    .bind(target.channel, target.identifier, target.chatbotId, teamId)
-    .first<ParticipantRow & { bot_id: string; schema: string | null }>();
-  if (!row) throw notFound("No chatbot with that id.");
-  const { bot_id, schema, ...participant } = row;
-  return { chatbotId: bot_id, schema, row: participant.id ? participant : null };
+  const found = await findParticipantByNaturalKeyForWrite(db, teamId, target);
+  if (!found) throw notFound("No chatbot with that id.");
+  return found;
 }
 
 const pause = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 40)));
@@ -102,9 +88,7 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
         created: false,
         changed: true,
       };
-      statement = db
-        .prepare("UPDATE participants SET data = ?, version = version + 1, updated_at = ?, write_id = ? WHERE id = ? AND version = ?")
-        .bind(text, nowIso, writeId, row.id, row.version);
+      statement = updateParticipantData(db, { id: row.id, expectedVersion: row.version, data: text, now: nowIso, writeId });
     } else {
       const target = write.target as Extract<WriteTarget, { createIfMissing: true }>;
       const created: ParticipantRow = {
@@ -123,12 +107,7 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
         updated_at: nowIso,
       };
       outcome = { participant: presentParticipant(created), created: true, changed: true };
-      statement = db
-        .prepare(
-          `INSERT INTO participants (id, team_id, chatbot_id, channel, identifier, data, version, created_at, updated_at, write_id)
-           VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (chatbot_id, channel, identifier) DO NOTHING`,
-        )
-        .bind(created.id, created.team_id, chatbotId, created.channel, created.identifier, text, nowIso, nowIso, writeId);
+      statement = insertParticipant(db, created, writeId);
     }
     const response = write.respond(outcome);
 
@@ -155,11 +134,10 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
       if (recorded) return { ...recorded, replayed: true };
     }
   }
-  const busy = problem(
+  throw problem(
     "write-contention",
-    503,
     "The participant's data is being changed by many writers at once and this write kept losing the race. Nothing was written; retry.",
+    {},
+    { "Retry-After": "1" },
   );
-  busy.headers["Retry-After"] = "1";
-  throw busy;
 }

@@ -1,6 +1,5 @@
-import type { Context } from "hono";
 import { sha256, toHex } from "../shared/encoding";
-import { badRequest, problem } from "../shared/problem";
+import { badRequest } from "../shared/problem";
 
 /** Keys are kept this long after the write they record (the contract asks for at least 24 hours). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -9,78 +8,17 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 export type IdempotencyRequest = { teamId: string; key: string; fingerprint: string };
 export type StoredResponse = { status: number; body: Record<string, unknown> };
 
+/** What an idempotent request is: its key, and everything that says what it asks for. */
+export type IdempotentRequest = { teamId: string; key: string | undefined; method: string; path: string; contentType: string | undefined; body: string };
+
 /**
  * The request's `Idempotency-Key`, with a fingerprint of what it asks for (method, path
  * and body): the same key sent with a different request is refused, not replayed.
  */
-export async function idempotencyOf(c: Context, teamId: string): Promise<IdempotencyRequest | null> {
-  const key = c.req.header("Idempotency-Key");
+export async function idempotencyOf(request: IdempotentRequest): Promise<IdempotencyRequest | null> {
+  const { key } = request;
   if (key === undefined) return null;
   if (!KEY_PATTERN.test(key)) throw badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice).");
-  const url = new URL(c.req.url);
-  const body = await c.req.text();
-  const fingerprint = toHex(await sha256(`${c.req.method} ${url.pathname}\n${c.req.header("Content-Type") ?? ""}\n${body}`));
-  return { teamId, key, fingerprint };
-}
-
-type KeyRow = { fingerprint: string; status: number; response: string; expires_at: string };
-
-/** The recorded response of a live key, or null; 422 where the key was used for another request. */
-export async function findRecordedResponse(db: D1Database, request: IdempotencyRequest, now: string): Promise<StoredResponse | null> {
-  const row = await db
-    .prepare("SELECT fingerprint, status, response, expires_at FROM idempotency_keys WHERE team_id = ? AND key = ?")
-    .bind(request.teamId, request.key)
-    .first<KeyRow>();
-  if (!row || row.expires_at <= now) return null;
-  if (row.fingerprint !== request.fingerprint) {
-    throw problem(
-      "idempotency-key-reused",
-      422,
-      "This Idempotency-Key was already used for a different request (method, path or body differ). Use a new key for a new request.",
-    );
-  }
-  return { status: row.status, body: JSON.parse(row.response) as Record<string, unknown> };
-}
-
-/** Frees the key where its earlier record has expired, so it may be inserted again. */
-export function deleteExpiredKey(db: D1Database, request: IdempotencyRequest, now: string): D1PreparedStatement {
-  return db.prepare("DELETE FROM idempotency_keys WHERE team_id = ? AND key = ? AND expires_at <= ?").bind(request.teamId, request.key, now);
-}
-
-/**
- * Records the response. With `guard`, the row is inserted only where that participant's
- * last write is `writeId`, i.e. where the write in the same batch won its version race.
- */
-export function recordResponse(
-  db: D1Database,
-  request: IdempotencyRequest,
-  response: StoredResponse,
-  now: Date,
-  guard?: { participantId: string; writeId: string },
-): D1PreparedStatement {
-  const values = [
-    request.teamId,
-    request.key,
-    request.fingerprint,
-    response.status,
-    JSON.stringify(response.body),
-    now.toISOString(),
-    new Date(now.getTime() + IDEMPOTENCY_TTL_MS).toISOString(),
-  ];
-  const insert = "INSERT INTO idempotency_keys (team_id, key, fingerprint, status, response, created_at, expires_at)";
-  if (!guard) return db.prepare(`${insert} VALUES (?, ?, ?, ?, ?, ?, ?)`).bind(...values);
-  return db
-    .prepare(`${insert} SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM participants WHERE id = ? AND write_id = ?)`)
-    .bind(...values, guard.participantId, guard.writeId);
-}
-
-export const isIdempotencyConflict = (error: unknown) =>
-  error instanceof Error && /UNIQUE constraint failed: idempotency_keys/i.test(error.message);
-
-/** Deletes a bounded batch of expired keys (run in the background after idempotent writes). */
-export async function purgeExpiredKeys(db: D1Database, now: string): Promise<void> {
-  await db
-    .prepare("DELETE FROM idempotency_keys WHERE (team_id, key) IN (SELECT team_id, key FROM idempotency_keys WHERE expires_at <= ? LIMIT 500)")
-    .bind(now)
-    .run();
+  const fingerprint = toHex(await sha256(`${request.method} ${request.path}\n${request.contentType ?? ""}\n${request.body}`));
+  return { teamId: request.teamId, key, fingerprint };
 }

@@ -28,10 +28,7 @@ export function checkIfMatch(ifMatch: IfMatch, currentVersion: number | null): v
   if (!ifMatch) return;
   const ok = currentVersion !== null && ("any" in ifMatch || ifMatch.versions.includes(currentVersion));
   if (ok) return;
-  const error = problem(
-    "precondition-failed",
-    412,
-    currentVersion === null
+  const error = problem("precondition-failed", currentVersion === null
       ? "If-Match was sent but the participant does not exist. Nothing was written."
       : `If-Match does not match the participant's current version ${currentVersion} (ETag ${etagOf(currentVersion)}). Nothing was written; read it again and retry.`,
     currentVersion === null ? {} : { current_version: currentVersion },

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { findTeamChatbot } from "../chatbots/storage";
-import type { ApiVariables } from "../shared/auth";
-import { ID_PATTERN, newId } from "../shared/ids";
+import { requireTeamChatbot } from "../chatbots/lookups";
+import type { ApiEnv } from "../shared/hono-env";
+import { newId } from "../shared/ids";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { notFound, problem } from "../shared/problem";
 import { nowIso } from "../shared/time";
@@ -11,9 +11,9 @@ import { Channel, DataObject, Email, Id, Identifier, Name, Phone, Timezone } fro
 import { etagOf } from "./if-match";
 import { serializeData } from "./json-data";
 import { DATA_WRITE_BODY_MAX_BYTES, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT } from "./limits";
+import { requireTeamParticipant } from "./lookups";
 import {
   findParticipantIdByNaturalKey,
-  findTeamParticipant,
   insertParticipant,
   listParticipants,
   presentParticipant,
@@ -22,7 +22,7 @@ import {
 } from "./storage";
 
 /** POST /, GET /, GET /:id, PATCH /:id: the participant record and its customer fields. */
-export const recordRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
+export const recordRoutes = new Hono<ApiEnv>();
 
 const customerFields = {
   name: Name.nullable(),
@@ -49,26 +49,13 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(LIST_MAX_LIMIT).default(LIST_DEFAULT_LIMIT),
 });
 
-/** Another team's id, a missing one and junk all answer the same 404. */
-export async function requireTeamParticipant(db: D1Database, teamId: string, id: string): Promise<ParticipantRow> {
-  const row = ID_PATTERN.test(id) ? await findTeamParticipant(db, teamId, id) : null;
-  if (!row) throw notFound("No participant with that id.");
-  return row;
-}
-
-export async function requireTeamChatbot(db: D1Database, teamId: string, id: string) {
-  const chatbot = ID_PATTERN.test(id) ? await findTeamChatbot(db, teamId, id) : null;
-  if (!chatbot) throw notFound("No chatbot with that id.");
-  return chatbot;
-}
-
 recordRoutes.post("/", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
   const input = await readJson(c, CreateParticipant);
   const chatbot = await requireTeamChatbot(c.env.DB, c.var.teamId, input.chatbot_id);
   const conflict = async () => {
     const existing = await findParticipantIdByNaturalKey(c.env.DB, chatbot.id, input.channel, input.identifier);
     return existing
-      ? problem("conflict", 409, "A participant with this chatbot, channel and identifier already exists.", { existing: { id: existing } })
+      ? problem("conflict", "A participant with this chatbot, channel and identifier already exists.", { existing: { id: existing } })
       : null;
   };
   const before = await conflict();
@@ -92,7 +79,8 @@ recordRoutes.post("/", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
     created_at: now,
     updated_at: now,
   };
-  if (!(await insertParticipant(c.env.DB, row))) throw (await conflict()) ?? problem("conflict", 409, "The participant was created concurrently; retry.");
+  const inserted = await insertParticipant(c.env.DB, row).run();
+  if ((inserted.meta.changes ?? 0) === 0) throw (await conflict()) ?? problem("conflict", "The participant was created concurrently; retry.");
   c.header("ETag", etagOf(1));
   c.header("Location", `/v1/participants/${row.id}`);
   return c.json(presentParticipant(row), 201);
@@ -126,7 +114,8 @@ recordRoutes.patch("/:id", limitBody(16 * 1024), async (c) => {
   const row = await requireTeamParticipant(c.env.DB, c.var.teamId, c.req.param("id"));
   const now = nowIso();
   if (Object.keys(input).length > 0) {
-    if (!(await updateCustomerFields(c.env.DB, c.var.teamId, row.id, input, now))) throw notFound("No participant with that id.");
+    const result = await updateCustomerFields(c.env.DB, { participantId: row.id, teamId: c.var.teamId }, input, now).run();
+    if ((result.meta.changes ?? 0) === 0) throw notFound("No participant with that id.");
   }
   const updated = { ...row, ...input, updated_at: Object.keys(input).length > 0 ? now : row.updated_at };
   c.header("ETag", etagOf(row.version));

@@ -1,52 +1,22 @@
 import type { MiddlewareHandler } from "hono";
-import { fromBase64Url, sha256, timingSafeEqualStrings, toBase64Url, toHex } from "./encoding";
+import { fromBase64Url, timingSafeEqualStrings, toBase64Url } from "./encoding";
+import type { AppEnv } from "./hono-env";
 import { unauthorized } from "./problem";
 
-export type ApiVariables = { teamId: string };
-
-function bearer(header: string | undefined): string | null {
+/** The credential of an `Authorization: Bearer <credential>` header, or null. */
+export function bearer(header: string | undefined): string | null {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? "");
   return match ? match[1]! : null;
 }
 
 /** Admin routes: the deployment's ADMIN_TOKEN. An unset token refuses everyone. */
-export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = bearer(c.req.header("Authorization"));
   if (!token) throw unauthorized("Send the deployment's admin token as `Authorization: Bearer <ADMIN_TOKEN>`.");
   const expected = c.env.ADMIN_TOKEN;
   if (!expected || !(await timingSafeEqualStrings(token, expected))) throw unauthorized("The admin token is not valid.");
   await next();
 };
-
-// API keys look like `cck_<key id>_<secret>`: the id finds the row, the secret's
-// hash is compared in constant time, and only the hash is stored.
-const API_KEY_PATTERN = /^cck_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
-
-export async function createApiKey(): Promise<{ id: string; key: string; hash: string }> {
-  const id = toHex(crypto.getRandomValues(new Uint8Array(8)).buffer as ArrayBuffer);
-  const secret = toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
-  const key = `cck_${id}_${secret}`;
-  return { id, key, hash: toHex(await sha256(key)) };
-}
-
-/** API routes: a team API key. Sets `teamId` for the route. */
-export const requireApiKey: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> = async (c, next) => {
-  const token = bearer(c.req.header("Authorization"));
-  if (!token) throw unauthorized("Send a team API key as `Authorization: Bearer <api key>`.");
-  const match = API_KEY_PATTERN.exec(token);
-  if (!match) throw unauthorized("The API key is not valid.");
-  const row = await c.env.DB.prepare("SELECT team_id, key_hash FROM api_keys WHERE id = ?")
-    .bind(match[1])
-    .first<{ team_id: string; key_hash: string }>();
-  const presented = toHex(await sha256(token));
-  // Compare even when no row was found, so a miss costs the same as a wrong secret.
-  const matches = await timingSafeEqualStrings(presented, row?.key_hash ?? "0".repeat(64));
-  if (!row || !matches) throw unauthorized("The API key is not valid.");
-  c.set("teamId", row.team_id);
-  await next();
-};
-
-export { bearer };
 
 // Conversation tokens: `<payload>.<signature>`, both base64url, HMAC-SHA-256 with
 // TOKEN_SECRET. Checked without any database read and bound to one conversation.

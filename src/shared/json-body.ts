@@ -1,56 +1,19 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { badRequest, problem, type FieldError } from "./problem";
 
 /**
- * Refuses a body over `maxBytes` with 413 before it is parsed: at once by its
- * Content-Length when sent (the runtime holds a body to its declared length, so the
- * route then reads it natively), else as soon as the stream passes the limit. A
- * counted body is read once, here, and handed to Hono's body cache, so `c.req.text()`
- * and `readJson` do not read or copy it again.
+ * Refuses a body over `maxBytes` with 413 before it is parsed: at once by its declared
+ * Content-Length, else as soon as the stream passes the limit (Hono's `bodyLimit`).
  */
 export function limitBody(maxBytes: number): MiddlewareHandler {
-  const tooLarge = () =>
-    problem("payload-too-large", 413, `The request body exceeds this route's limit of ${maxBytes} bytes.`, {
-      limit_bytes: maxBytes,
-    });
-  return async (c, next) => {
-    const body = c.req.raw.body;
-    if (!body) return next();
-    const declared = c.req.header("Content-Length");
-    if (declared !== undefined && /^\d+$/.test(declared)) {
-      if (Number(declared) > maxBytes) throw tooLarge();
-      return next();
-    }
-    const reader = body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel();
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-    const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
-    // Hono keeps promises in its body cache (its types say otherwise): other readers
-    // such as arrayBuffer() chain on the cached entry with `.then`.
-    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(new TextDecoder().decode(bytes));
-    await next();
-  };
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw problem("payload-too-large", `The request body exceeds this route's limit of ${maxBytes} bytes.`, { limit_bytes: maxBytes });
+    },
+  });
 }
 
 /** An RFC 6901 pointer: "" is the whole document, "/a/0" a member of it. */
@@ -89,7 +52,7 @@ export async function readJson<T extends z.ZodType>(c: Context, schema: T): Prom
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw problem("malformed-json", 400, `The request body is not valid JSON: ${(error as Error).message}`);
+    throw problem("malformed-json", `The request body is not valid JSON: ${(error as Error).message}`);
   }
   return parseWith(schema, value);
 }

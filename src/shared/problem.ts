@@ -14,6 +14,35 @@ export type Problem = {
 };
 
 /**
+ * Every problem type the service answers with: its status and title. Each slug is
+ * documented in docs/errors.md (a test holds the two together), and its `type` is the
+ * relative URI `/problems/<slug>`.
+ */
+export const PROBLEMS = {
+  "bad-request": { status: 400, title: "Bad request" },
+  "malformed-json": { status: 400, title: "Malformed JSON" },
+  "validation-failed": { status: 400, title: "Validation failed" },
+  "invalid-csv": { status: 400, title: "Invalid CSV" },
+  unauthorized: { status: 401, title: "Unauthorized" },
+  forbidden: { status: 403, title: "Forbidden" },
+  "not-found": { status: 404, title: "Not found" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  conflict: { status: 409, title: "Conflict" },
+  "data-type-conflict": { status: 409, title: "Data type conflict" },
+  "precondition-failed": { status: 412, title: "Precondition failed" },
+  "payload-too-large": { status: 413, title: "Payload too large" },
+  "unsupported-media-type": { status: 415, title: "Unsupported media type" },
+  "metadata-limit": { status: 422, title: "Metadata limit" },
+  "schema-violation": { status: 422, title: "Schema violation" },
+  "participant-data-too-large": { status: 422, title: "Participant data too large" },
+  "idempotency-key-reused": { status: 422, title: "Idempotency key reused" },
+  "internal-error": { status: 500, title: "Internal error" },
+  "write-contention": { status: 503, title: "Write contention" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemSlug = keyof typeof PROBLEMS;
+
+/**
  * Thrown anywhere in a request; the app's error handler turns it into an
  * RFC 9457 `application/problem+json` response.
  */
@@ -26,48 +55,27 @@ export class ProblemError extends Error {
   }
 }
 
-const TITLES: Record<string, string> = {
-  "bad-request": "Bad request",
-  "malformed-json": "Malformed JSON",
-  "validation-failed": "Validation failed",
-  unauthorized: "Unauthorized",
-  forbidden: "Forbidden",
-  "not-found": "Not found",
-  "method-not-allowed": "Method not allowed",
-  conflict: "Conflict",
-  "precondition-failed": "Precondition failed",
-  "payload-too-large": "Payload too large",
-  "unsupported-media-type": "Unsupported media type",
-  "metadata-limit": "Metadata limit",
-  "schema-violation": "Schema violation",
-  "internal-error": "Internal error",
-};
+type Extras = Omit<Partial<Problem>, "type" | "title" | "status" | "detail">;
 
-/** Problem types are relative URIs documented in docs/errors.md. */
-export function problem(
-  slug: keyof typeof TITLES | string,
-  status: number,
-  detail: string,
-  extensions: Omit<Partial<Problem>, "type" | "status" | "detail"> = {},
-): ProblemError {
-  return new ProblemError({
-    type: `/problems/${slug}`,
-    title: TITLES[slug] ?? slug,
-    status,
-    detail,
-    ...extensions,
-  });
+/** The problem `slug` (status and title from the catalogue) with this detail and extra members. */
+export function problem(slug: ProblemSlug, detail: string, extras: Extras = {}, headers: Record<string, string> = {}): ProblemError {
+  const { status, title } = PROBLEMS[slug];
+  return new ProblemError({ type: `/problems/${slug}`, title, status, detail, ...extras }, headers);
+}
+
+/** The slug for a bare HTTP status (Hono's own HTTPException carries only that). */
+export function slugForStatus(status: number): ProblemSlug {
+  const exact = Object.entries(PROBLEMS).find(([, entry]) => entry.status === status);
+  if (exact) return exact[0] as ProblemSlug;
+  return status >= 500 ? "internal-error" : "bad-request";
 }
 
 export const badRequest = (detail: string, errors?: FieldError[]) =>
-  problem(errors ? "validation-failed" : "bad-request", 400, detail, errors ? { errors } : {});
-export const unauthorized = (detail: string) => {
-  const error = problem("unauthorized", 401, detail);
-  error.headers["WWW-Authenticate"] = 'Bearer realm="chat-context"';
-  return error;
-};
-export const notFound = (detail: string) => problem("not-found", 404, detail);
-export const forbidden = (detail: string) => problem("forbidden", 403, detail);
+  errors ? problem("validation-failed", detail, { errors }) : problem("bad-request", detail);
+export const unauthorized = (detail: string) =>
+  problem("unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="chat-context"' });
+export const notFound = (detail: string) => problem("not-found", detail);
+export const forbidden = (detail: string) => problem("forbidden", detail);
 
 export function problemResponse(c: Context, error: ProblemError): Response {
   return c.body(JSON.stringify(error.problem), error.problem.status as ContentfulStatusCode, {

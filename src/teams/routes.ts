@@ -1,13 +1,17 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { createApiKey, requireAdmin } from "../shared/auth";
-import { limitBody, readJson } from "../shared/json-body";
+import { createApiKey } from "../api-keys/auth";
+import { insertApiKey } from "../api-keys/storage";
+import { requireAdmin } from "../shared/auth";
+import type { AppEnv } from "../shared/hono-env";
 import { newId } from "../shared/ids";
+import { limitBody, readJson } from "../shared/json-body";
 import { nowIso } from "../shared/time";
+import { insertTeam } from "./storage";
 
 const CreateTeam = z.strictObject({ name: z.string().trim().min(1).max(200) });
 
-export const teamRoutes = new Hono<{ Bindings: Env }>();
+export const teamRoutes = new Hono<AppEnv>();
 
 teamRoutes.post("/teams", requireAdmin, limitBody(4 * 1024), async (c) => {
   const { name } = await readJson(c, CreateTeam);
@@ -15,13 +19,8 @@ teamRoutes.post("/teams", requireAdmin, limitBody(4 * 1024), async (c) => {
   const apiKey = await createApiKey();
   const now = nowIso();
   await c.env.DB.batch([
-    c.env.DB.prepare("INSERT INTO teams (id, name, created_at) VALUES (?, ?, ?)").bind(team.id, name, now),
-    c.env.DB.prepare("INSERT INTO api_keys (id, team_id, key_hash, created_at) VALUES (?, ?, ?, ?)").bind(
-      apiKey.id,
-      team.id,
-      apiKey.hash,
-      now,
-    ),
+    insertTeam(c.env.DB, { id: team.id, name, created_at: now }),
+    insertApiKey(c.env.DB, { id: apiKey.id, team_id: team.id, key_hash: apiKey.hash, created_at: now }),
   ]);
   // The key is shown once: only its hash is stored.
   return c.json({ team, api_key: apiKey.key }, 201);

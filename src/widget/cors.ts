@@ -1,6 +1,13 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { Chatbot } from "../chatbots/storage";
+import type { ConversationClaims } from "../shared/auth";
 import { forbidden } from "../shared/problem";
+
+/** What a route checked of a browser's `Origin`: CORS headers follow it. */
+type OriginVerdict = "allowed" | "refused";
+
+/** Widget routes: the claims of the conversation token, and the origin check's verdict. */
+export type WidgetEnv = { Bindings: Env; Variables: { claims: ConversationClaims; origin?: OriginVerdict } };
 
 const PREFLIGHT_MAX_AGE_SECONDS = 7200;
 
@@ -9,7 +16,7 @@ const PREFLIGHT_MAX_AGE_SECONDS = 7200;
  * token, so it cannot name the chatbot: it is answered for any origin, and the real
  * request is then checked against the chatbot's allowed_origins (see `assertOrigin`).
  */
-export const widgetCors: MiddlewareHandler = async (c, next) => {
+export const widgetCors: MiddlewareHandler<WidgetEnv> = async (c, next) => {
   const origin = c.req.header("Origin");
   if (c.req.method === "OPTIONS") {
     return c.body(null, 204, {
@@ -24,7 +31,8 @@ export const widgetCors: MiddlewareHandler = async (c, next) => {
   // Data goes only to an origin the route checked against its chatbot. Other errors
   // (bad token, bad body, unknown chatbot) hold no data and stay readable, so the
   // widget can tell a rejected token from an outage; a refused origin learns nothing.
-  const readable = c.get("corsAllowed" as never) || (c.res.status >= 400 && !c.get("corsRefused" as never));
+  const verdict = c.get("origin");
+  const readable = verdict === "allowed" || (c.res.status >= 400 && verdict !== "refused");
   if (origin && readable) {
     c.res.headers.set("Access-Control-Allow-Origin", origin);
     c.res.headers.append("Vary", "Origin");
@@ -32,20 +40,26 @@ export const widgetCors: MiddlewareHandler = async (c, next) => {
 };
 
 /**
- * Refuses a browser request from an origin the chatbot does not list (403, without
- * CORS headers, so the page cannot read the answer). An empty list allows any
- * origin; this service's own origin (the playground) is always allowed.
+ * Whether a browser request's origin may use this chatbot (null: not a browser request).
+ * An empty list allows any origin; this service's own origin (the playground) is
+ * always allowed.
  */
-export function assertOrigin(c: Context, chatbot: Pick<Chatbot, "allowed_origins">): void {
-  const origin = c.req.header("Origin");
-  if (!origin) return;
-  const allowed =
-    chatbot.allowed_origins.length === 0 ||
-    chatbot.allowed_origins.includes(origin) ||
-    origin === new URL(c.req.url).origin;
-  if (!allowed) {
-    c.set("corsRefused" as never, true as never);
-    throw forbidden(`The origin ${origin} is not among this chatbot's allowed_origins.`);
-  }
-  c.set("corsAllowed" as never, true as never);
+function originVerdict(origin: string | undefined, ownOrigin: string, chatbot: Pick<Chatbot, "allowed_origins">): OriginVerdict | null {
+  if (!origin) return null;
+  const allowed = chatbot.allowed_origins.length === 0 || chatbot.allowed_origins.includes(origin) || origin === ownOrigin;
+  return allowed ? "allowed" : "refused";
+}
+
+/**
+ * Records the verdict for the CORS headers, and refuses an origin the chatbot does not
+ * list (403, without CORS headers, so the page cannot read the answer).
+ */
+export function checkOrigin(
+  request: { origin: string | undefined; url: string },
+  chatbot: Pick<Chatbot, "allowed_origins">,
+  record: (verdict: OriginVerdict) => void,
+): void {
+  const verdict = originVerdict(request.origin, new URL(request.url).origin, chatbot);
+  if (verdict) record(verdict);
+  if (verdict === "refused") throw forbidden(`The origin ${request.origin} is not among this chatbot's allowed_origins.`);
 }

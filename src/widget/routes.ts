@@ -1,16 +1,18 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { findChatbotCached } from "../chatbots/storage";
-import { conversationStub, MessagesPageQuery } from "../conversations/stub";
+import { conversationClient } from "../conversations/client";
+import { MessagesPageQuery } from "../conversations/model";
 import { METADATA_LIMITS, type Warning } from "../conversations/metadata-rules";
-import { bearer, signConversationToken, verifyConversationToken, type ConversationClaims } from "../shared/auth";
-import { setCostHeader } from "../shared/cost-header";
+import { bearer, signConversationToken, verifyConversationToken } from "../shared/auth";
+import { costHeader, OBJECT_COST_COUNTERS } from "../shared/cost";
 import { codePointLength } from "../shared/encoding";
 import { newId } from "../shared/ids";
+import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { notFound, unauthorized } from "../shared/problem";
 import { isIanaTimezone } from "../shared/time";
-import { assertOrigin, widgetCors } from "./cors";
+import { checkOrigin, widgetCors, type WidgetEnv } from "./cors";
 
 /** Longest visitor message, in code points (a design decision: docs/conversations.md). */
 export const MESSAGE_TEXT_MAX_CODE_POINTS = 10_000;
@@ -21,7 +23,7 @@ export const MESSAGE_TEXT_MAX_CODE_POINTS = 10_000;
  * 50,000) with their JSON punctuation, plus room for the text and the envelope.
  */
 export const WIDGET_BODY_LIMIT_BYTES =
-  METADATA_LIMITS.maxPairs * (METADATA_LIMITS.keyMaxCodePoints - "chat-widget:".length + METADATA_LIMITS.valueMaxCodePoints + 6) +
+  METADATA_LIMITS.maxPairs * (METADATA_LIMITS.keyMaxCodePoints - WIDGET_KEY_PREFIX.length + METADATA_LIMITS.valueMaxCodePoints + 6) +
   64 * 1024;
 
 // Values are checked pair by pair (a bad pair never loses the message), so `data`
@@ -64,7 +66,6 @@ function checkTimezone(timezone: string | null | undefined): { timezone: string 
 }
 
 
-type WidgetEnv = { Bindings: Env; Variables: { claims: ConversationClaims } };
 
 export const widgetRoutes = new Hono<WidgetEnv>();
 widgetRoutes.use(widgetCors);
@@ -73,11 +74,11 @@ widgetRoutes.post("/conversations", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c
   const input = await readJson(c, StartConversation);
   const chatbot = await findChatbotCached(c.env.DB, input.chatbot_id);
   if (!chatbot) throw notFound("No chatbot with that id.");
-  assertOrigin(c, chatbot);
+  checkOrigin({ origin: c.req.header("Origin"), url: c.req.url }, chatbot, (verdict) => c.set("origin", verdict));
   const { timezone, warnings } = checkTimezone(input.timezone);
   const conversationId = newId("conv");
   const visitorId = input.visitor_id ?? newId("vis");
-  const started = await conversationStub(c.env, conversationId).start({
+  const started = await conversationClient(c.env, conversationId).start({
     conversationId,
     teamId: chatbot.team_id,
     chatbotId: chatbot.id,
@@ -92,7 +93,7 @@ widgetRoutes.post("/conversations", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c
     t: chatbot.team_id,
     p: started.info.participant_id,
   });
-  setCostHeader(c, started.cost);
+  c.header("Chat-Context-Cost", costHeader(started.cost, OBJECT_COST_COUNTERS));
   return c.json(
     { conversation_id: conversationId, token, participant_id: started.info.participant_id, visitor_id: visitorId, metadata: started.metadata },
     201,
@@ -108,7 +109,7 @@ widgetRoutes.use("/conversations/:id/*", async (c, next) => {
   if (c.req.header("Origin")) {
     const chatbot = await findChatbotCached(c.env.DB, claims.b);
     if (!chatbot) throw notFound("No chatbot with that id.");
-    assertOrigin(c, chatbot);
+    checkOrigin({ origin: c.req.header("Origin"), url: c.req.url }, chatbot, (verdict) => c.set("origin", verdict));
   }
   c.set("claims", claims);
   await next();
@@ -117,12 +118,12 @@ widgetRoutes.use("/conversations/:id/*", async (c, next) => {
 widgetRoutes.post("/conversations/:id/messages", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
   const input = await readJson(c, PostMessage);
   const { timezone, warnings } = checkTimezone(input.timezone);
-  const result = await conversationStub(c.env, c.var.claims.c).postMessage({ text: input.text, data: input.data, timezone, warnings });
-  setCostHeader(c, result.cost);
+  const result = await conversationClient(c.env, c.var.claims.c).postMessage({ text: input.text, data: input.data, timezone, warnings });
+  c.header("Chat-Context-Cost", costHeader(result.cost, OBJECT_COST_COUNTERS));
   return c.body(result.json, 201, { "Content-Type": "application/json" });
 });
 
 widgetRoutes.get("/conversations/:id/messages", async (c) => {
   const query = parseWith(MessagesPageQuery, c.req.query(), "query");
-  return c.json(await conversationStub(c.env, c.var.claims.c).listMessages(query));
+  return c.json(await conversationClient(c.env, c.var.claims.c).listMessages(query));
 });

@@ -13,6 +13,7 @@ import {
   startConversation,
   startConversationWith,
 } from "../support/api";
+import { describeApiKeyAuth } from "../support/api-key-suite";
 
 const metadataPath = (conversationId: string, key: string) => `/v1/conversations/${conversationId}/metadata/${encodeURIComponent(key)}`;
 
@@ -331,70 +332,30 @@ describe("GET /v1/conversations/:id/messages", () => {
   });
 });
 
-describe("another team's conversation", () => {
-  async function twoTeams() {
-    const victim = await startConversation({ data: { secret: "s3cret" } });
-    await sendMessageOk(victim.conversation_id, victim.token, { text: "private words" });
-    const intruder = await createTeam();
-    return { victim, intruder };
-  }
-
-  const attempts: [string, string, (id: string) => string, unknown][] = [
-    ["GET conversation", "GET", (id) => `/v1/conversations/${id}`, undefined],
-    ["GET metadata", "GET", (id) => `/v1/conversations/${id}/metadata`, undefined],
-    ["GET metadata key", "GET", (id) => metadataPath(id, "chat-widget:secret"), undefined],
-    ["PUT metadata key", "PUT", (id) => metadataPath(id, "chat-widget:secret"), { value: "overwritten" }],
-    ["PUT new metadata key", "PUT", (id) => metadataPath(id, "planted"), { value: "x" }],
-    ["DELETE metadata key", "DELETE", (id) => metadataPath(id, "chat-widget:secret"), undefined],
-    ["GET messages", "GET", (id) => `/v1/conversations/${id}/messages`, undefined],
-  ];
-
-  for (const [name, method, path, body] of attempts) {
-    it(`${name} answers 404 and changes nothing`, async () => {
-      const { victim, intruder } = await twoTeams();
-      const response = await call(method, path(victim.conversation_id), { token: intruder.apiKey, body });
-      const problem = expectProblem(response, 404);
-      expect(JSON.stringify(problem)).not.toContain("s3cret");
-      const read = await getConversation(victim.team.apiKey, victim.conversation_id);
-      expect(read.metadata).toEqual({ "chat-widget:secret": "s3cret" });
-    });
-  }
-
-  it("answers as if the conversation did not exist", async () => {
-    const { victim, intruder } = await twoTeams();
-    const theirs = await call("GET", `/v1/conversations/${victim.conversation_id}`, { token: intruder.apiKey });
-    const missing = await call("GET", "/v1/conversations/conv_00000000000000000000000000", { token: intruder.apiKey });
-    expect(theirs.json).toEqual(missing.json);
-  });
-});
-
-describe("conversations API authentication", () => {
-  const routes: [string, (id: string) => string, unknown][] = [
-    ["GET", () => "/v1/conversations", undefined],
-    ["GET", (id) => `/v1/conversations/${id}`, undefined],
-    ["GET", (id) => `/v1/conversations/${id}/metadata`, undefined],
-    ["GET", (id) => metadataPath(id, "chat-widget:a"), undefined],
-    ["PUT", (id) => metadataPath(id, "chat-widget:a"), { value: "x" }],
-    ["DELETE", (id) => metadataPath(id, "chat-widget:a"), undefined],
-    ["GET", (id) => `/v1/conversations/${id}/messages`, undefined],
-  ];
-
-  for (const [method, path, body] of routes) {
-    it(`${method} ${path(":id")} refuses missing, malformed and wrong keys with 401`, async () => {
-      const conversation = await startConversation({ data: { a: "1" } });
-      const [prefix, id, ...secret] = conversation.team.apiKey.split("_");
-      const wrongSecret = `${prefix}_${id}_${secret.join("_").startsWith("A") ? "B".repeat(43) : "A".repeat(43)}`;
-      for (const headers of [
-        {} as Record<string, string>,
-        { Authorization: "Bearer" },
-        { Authorization: "Bearer cck_malformed" },
-        { Authorization: `Bearer ${wrongSecret}` },
-        { Authorization: `Bearer ${conversation.token}` },
-        { Authorization: `Token ${conversation.team.apiKey}` },
-      ]) {
-        expectProblem(await call(method, path(conversation.conversation_id), { headers, body }), 401);
-      }
-      expect((await getConversation(conversation.team.apiKey, conversation.conversation_id)).metadata).toEqual({ "chat-widget:a": "1" });
-    });
-  }
+// Another team's key finds none of a conversation's routes (the very 404 of a missing id), reads none
+// of its metadata or messages, and no refused request changes them.
+describeApiKeyAuth({
+  setup: async () => {
+    const conversation = await startConversation({ data: { secret: "s3cret" } });
+    await sendMessageOk(conversation.conversation_id, conversation.token, { text: "private words" });
+    return {
+      team: conversation.team,
+      ids: { conversation: conversation.conversation_id },
+      secrets: ["s3cret", "private words"],
+      otherCredentials: { "the conversation's widget token": `Bearer ${conversation.token}` },
+    };
+  },
+  routes: [
+    { method: "GET", path: () => "/v1/conversations", teamWide: true },
+    { method: "GET", path: ({ conversation }) => `/v1/conversations/${conversation}` },
+    { method: "GET", path: ({ conversation }) => `/v1/conversations/${conversation}/metadata` },
+    { method: "GET", path: ({ conversation }) => metadataPath(conversation, "chat-widget:secret") },
+    { method: "PUT", path: ({ conversation }) => metadataPath(conversation, "chat-widget:secret"), body: () => ({ value: "overwritten" }) },
+    { method: "PUT", path: ({ conversation }) => metadataPath(conversation, "planted"), body: () => ({ value: "x" }) },
+    { method: "DELETE", path: ({ conversation }) => metadataPath(conversation, "chat-widget:secret") },
+    { method: "GET", path: ({ conversation }) => `/v1/conversations/${conversation}/messages` },
+  ],
+  unchanged: async ({ team, ids }) => {
+    expect((await getConversation(team.apiKey, ids.conversation)).metadata).toEqual({ "chat-widget:secret": "s3cret" });
+  },
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, getConversation, manyPairs, sendMessage, startConversation } from "../support/api";
+import { getConversation, manyPairs, sendMessage, startConversation, visitorTexts } from "../support/api";
 
 describe("rule 7: concurrent messages", () => {
   it("50 messages adding a key each to 180 pairs: exactly 200 result, and every answer tells the truth", async () => {
@@ -27,9 +27,7 @@ describe("rule 7: concurrent messages", () => {
     for (const key of rejectedKeys) expect(stored).not.toHaveProperty(`chat-widget:${key}`);
 
     // Every message was stored, refused pair or not.
-    const messages = (await call("GET", `/v1/conversations/${conversation.conversation_id}/messages?limit=1000`, { token: conversation.team.apiKey }))
-      .json.messages;
-    const texts = messages.filter((m: { role: string }) => m.role === "visitor").map((m: { text: string }) => m.text);
+    const texts = await visitorTexts(conversation.team.apiKey, conversation.conversation_id, 1000);
     expect(texts.sort()).toEqual(keys.map((key) => `adds ${key}`).sort());
   });
 
@@ -43,21 +41,18 @@ describe("rule 7: concurrent messages", () => {
       expect(response.status).toBe(201);
       expect(response.json.metadata.accepted).toEqual(["counter"]);
     }
-    const messages = (await call("GET", `/v1/conversations/${conversation.conversation_id}/messages?limit=1000`, { token: conversation.team.apiKey }))
-      .json.messages;
-    const visitorTexts: string[] = messages.filter((m: { role: string }) => m.role === "visitor").map((m: { text: string }) => m.text);
-    expect([...visitorTexts].sort()).toEqual([...values].sort());
+    const texts = await visitorTexts(conversation.team.apiKey, conversation.conversation_id, 1000);
+    expect([...texts].sort()).toEqual([...values].sort());
     // The stored value is the one carried by the message stored last.
     const stored = (await getConversation(conversation.team.apiKey, conversation.conversation_id)).metadata;
-    expect(stored).toEqual({ "chat-widget:counter": visitorTexts.at(-1) });
+    expect(stored).toEqual({ "chat-widget:counter": texts.at(-1) });
   });
 
   it("concurrent customer changes leave the record at the last applied value", async () => {
     const conversation = await startConversation();
     const emails = Array.from({ length: 10 }, (_, i) => `person${i}@example.com`);
     await Promise.all(emails.map((email) => sendMessage(conversation.conversation_id, conversation.token, { text: email, data: { email } })));
-    const messages = (await call("GET", `/v1/conversations/${conversation.conversation_id}/messages`, { token: conversation.team.apiKey })).json.messages;
-    const last = messages.filter((m: { role: string }) => m.role === "visitor").at(-1).text;
+    const last = (await visitorTexts(conversation.team.apiKey, conversation.conversation_id)).at(-1);
     const read = await getConversation(conversation.team.apiKey, conversation.conversation_id);
     expect(read.customer.email).toBe(last);
     expect(read.metadata["chat-widget:email"]).toBe(last);

@@ -1,10 +1,7 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { costOf, getConversation, sendMessageOk, startConversation } from "../support/api";
-
-async function participant(id: string) {
-  return (await env.DB.prepare("SELECT name, email, phone, timezone FROM participants WHERE id = ?").bind(id).first())!;
-}
+import { getConversation, sendMessageOk, startConversation } from "../support/api";
+import { costOf } from "../support/cost";
+import { participantRow } from "../support/participants";
 
 describe("rule 5: special keys write through to the customer record", () => {
   it("copies email, name and phone at the start", async () => {
@@ -25,7 +22,7 @@ describe("rule 5: special keys write through to the customer record", () => {
     // No alarm has run: the write-through is awaited before the answer.
     const read = await getConversation(conversation.team.apiKey, conversation.conversation_id);
     expect(read.customer).toEqual({ name: "Bob", email: "bob@example.com", phone: "+14155552671" });
-    expect(await participant(conversation.participant_id)).toMatchObject({ name: "Bob", email: "bob@example.com", phone: "+14155552671" });
+    expect(await participantRow(conversation.participant_id)).toMatchObject({ name: "Bob", email: "bob@example.com", phone: "+14155552671" });
   });
 
   it("follows a change and trims what it copies", async () => {
@@ -71,7 +68,7 @@ describe("rule 5: special keys write through to the customer record", () => {
     const conversation = await startConversation();
     const name = "Zoë \u202eO'Brien\u202c <b>\u0000</b> 👩‍🚀";
     await sendMessageOk(conversation.conversation_id, conversation.token, { text: "hi", data: { name } });
-    expect((await participant(conversation.participant_id)).name).toBe(name);
+    expect((await participantRow(conversation.participant_id)).name).toBe(name);
   });
 
   it("treats keys that only look special as ordinary metadata", async () => {
@@ -86,7 +83,7 @@ describe("timezone (participant data rule 5)", () => {
     const conversation = await startConversation({ timezone: "Europe/Vilnius" });
     const response = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "hi", timezone: "America/New_York" });
     expect(response.json.metadata.warnings).toEqual([]);
-    expect((await participant(conversation.participant_id)).timezone).toBe("America/New_York");
+    expect((await participantRow(conversation.participant_id)).timezone).toBe("America/New_York");
   });
 
   it("warns of an invalid timezone, stores the message and keeps the last good one", async () => {
@@ -96,7 +93,7 @@ describe("timezone (participant data rule 5)", () => {
       expect(response.json.message.text).toBe(`tz ${timezone}`);
       expect(response.json.metadata.warnings).toEqual([{ key: "timezone", reason: "invalid_timezone" }]);
     }
-    expect((await participant(conversation.participant_id)).timezone).toBe("Asia/Tokyo");
+    expect((await participantRow(conversation.participant_id)).timezone).toBe("Asia/Tokyo");
   });
 
   it("writes D1 only when the timezone changes", async () => {

@@ -1,7 +1,8 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, costOf, countD1Statements, sendMessageOk, startConversation } from "../support/api";
+import { call, countD1Statements, sendMessageOk, startConversation } from "../support/api";
+import { costOf } from "../support/cost";
 
 const FIVE_PAIRS = { user_id: "u-1", plan: "pro", cart: '{"items":3}', locale: "lt-LT", page: "/checkout" };
 
@@ -16,6 +17,8 @@ describe("a lean hot path", () => {
     const response = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "again", data: FIVE_PAIRS });
     expect(response.json.metadata.accepted).toEqual(Object.keys(FIVE_PAIRS));
     const cost = costOf(response);
+    // A widget message reports these three counters at least.
+    expect(Object.keys(cost)).toEqual(expect.arrayContaining(["doRowsRead", "doRowsWritten", "d1RowsWritten"]));
     expect(cost.doRowsWritten).toBe(2);
     expect(cost.d1RowsWritten).toBe(0);
   });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, flushProjection, getConversation, manyPairs, sendMessageOk, startConversation } from "../support/api";
+import { call, flushProjection, getConversation, manyPairs, sendMessageOk, startConversation, visitorTexts } from "../support/api";
 
 /** A conversation and a `send(data)` that posts one message carrying `data`. */
 async function conversationWith(startData: Record<string, unknown> = {}) {
@@ -18,10 +18,7 @@ async function conversationWith(startData: Record<string, unknown> = {}) {
       return response.json.metadata;
     },
     stored: async (): Promise<Record<string, string>> => (await getConversation(conversation.team.apiKey, conversation.conversation_id)).metadata,
-    visitorTexts: async (): Promise<string[]> =>
-      (await call("GET", `/v1/conversations/${conversation.conversation_id}/messages`, { token: conversation.team.apiKey })).json.messages
-        .filter((message: { role: string }) => message.role === "visitor")
-        .map((message: { text: string }) => message.text),
+    visitorTexts: () => visitorTexts(conversation.team.apiKey, conversation.conversation_id),
   };
 }
 

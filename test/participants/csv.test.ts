@@ -2,7 +2,8 @@ import { exports } from "cloudflare:workers";
 import Papa from "papaparse";
 import { describe, expect, it } from "vitest";
 import { BASE, call, expectProblem } from "../support/api";
-import { createParticipant, getParticipant, teamWithChatbot } from "../support/participants";
+import { describeApiKeyAuth } from "../support/api-key-suite";
+import { createParticipant, getParticipant, listParticipants, teamWithChatbot } from "../support/participants";
 
 const CSV = { "Content-Type": "text/csv" };
 
@@ -18,11 +19,6 @@ async function exportCsv(apiKey: string, chatbotId: string) {
 
 function importCsv(apiKey: string, chatbotId: string, csv: string) {
   return call("POST", `/v1/participants/import?chatbot_id=${chatbotId}`, { token: apiKey, rawBody: csv, headers: CSV });
-}
-
-async function allParticipants(apiKey: string, chatbotId: string) {
-  const response = await call("GET", `/v1/participants?chatbot_id=${chatbotId}&limit=200`, { token: apiKey });
-  return response.json.participants as any[];
 }
 
 // Values chosen to break naive CSV and JSON handling: Unicode (astral too), quotes,
@@ -65,7 +61,7 @@ describe("CSV export and import", () => {
     await createParticipant(apiKey, chatbot.id, { identifier: "=cmd|evil", name: "=Ada, \"the\" 😀", data: TRICKY });
     await createParticipant(apiKey, chatbot.id, { identifier: "+37060000000", channel: "whatsapp", name: "Jonas", data: { only_some: [1] } });
     await createParticipant(apiKey, chatbot.id, { identifier: "plain", data: {} });
-    const before = await allParticipants(apiKey, chatbot.id);
+    const before = await listParticipants(apiKey, chatbot.id);
     const csv = await exportCsv(apiKey, chatbot.id);
 
     // No cell a spreadsheet would run as a formula.
@@ -80,13 +76,13 @@ describe("CSV export and import", () => {
     // Importing into the same chatbot changes nothing at all.
     const same = await importCsv(apiKey, chatbot.id, csv);
     expect(same.json).toEqual({ created: 0, updated: 0, unchanged: 3, errors: [] });
-    expect(await allParticipants(apiKey, chatbot.id)).toEqual(before);
+    expect(await listParticipants(apiKey, chatbot.id)).toEqual(before);
 
     // Importing into a fresh chatbot recreates identical records.
     const other = await call("POST", "/v1/chatbots", { token: apiKey, body: { name: "copy" } });
     const copied = await importCsv(apiKey, other.json.id, csv);
     expect(copied.json).toEqual({ created: 3, updated: 0, unchanged: 0, errors: [] });
-    const after = await allParticipants(apiKey, other.json.id);
+    const after = await listParticipants(apiKey, other.json.id);
     const shape = (list: any[]) =>
       list.map((p) => ({ identifier: p.identifier, channel: p.channel, name: p.name, data: p.data })).sort((a, b) => a.identifier.localeCompare(b.identifier));
     expect(shape(after)).toEqual(shape(before));
@@ -105,7 +101,7 @@ describe("CSV export and import", () => {
     const result = await importCsv(apiKey, chatbot.id, csv);
     expect(result.json).toEqual({ created: 1, updated: 1, unchanged: 0, errors: [] });
     expect(await getParticipant(apiKey, p.id)).toMatchObject({ name: "Old", version: 2, data: { keep: "me", plan: "pro", n: 2, extra: { a: [1, 2] } } });
-    const created = (await allParticipants(apiKey, chatbot.id)).find((x) => x.identifier === "u2");
+    const created = (await listParticipants(apiKey, chatbot.id)).find((x) => x.identifier === "u2");
     expect(created).toMatchObject({ channel: "api", name: "New Person", version: 1, data: { plan: "trial", n: "not json", extra: "=literal" } });
   });
 
@@ -129,9 +125,9 @@ describe("CSV export and import", () => {
     expect(result.json.errors[0].message).toMatch(/identifier/);
     expect(result.json.errors[1].message).toMatch(/channel/);
     expect(result.json.errors[2].message).toMatch(/\/age/);
-    const ids = (await allParticipants(apiKey, chatbot.id)).map((p) => p.identifier).sort();
+    const ids = (await listParticipants(apiKey, chatbot.id)).map((p) => p.identifier).sort();
     expect(ids).toEqual(["a", "c", "g"]);
-    expect((await allParticipants(apiKey, chatbot.id)).find((p) => p.identifier === "a").data).toEqual({ age: 1, note: "first\nsecond\nthird line" });
+    expect((await listParticipants(apiKey, chatbot.id)).find((p) => p.identifier === "a").data).toEqual({ age: 1, note: "first\nsecond\nthird line" });
   });
 
   it("folds several rows for one participant in file order, skipping only the refused one", async () => {
@@ -139,7 +135,7 @@ describe("CSV export and import", () => {
     const csv = ["identifier,channel,data.n,data.tag", "x,api,1,a", "x,api,99,b", "x,api,3,"].join("\n");
     const result = await importCsv(apiKey, chatbot.id, csv);
     expect(result.json).toEqual({ created: 1, updated: 0, unchanged: 0, errors: [{ row: 3, message: expect.stringMatching(/\/n/) }] });
-    expect((await allParticipants(apiKey, chatbot.id))[0].data).toEqual({ n: 3, tag: "a" });
+    expect((await listParticipants(apiKey, chatbot.id))[0].data).toEqual({ n: 3, tag: "a" });
   });
 
   it("refuses bad headers, wrong media types and oversized files as a whole", async () => {
@@ -154,19 +150,12 @@ describe("CSV export and import", () => {
     expect(tooMany.limit_rows).toBe(10_000);
     const tooBig = await importCsv(apiKey, chatbot.id, "identifier,channel,data.blob\n" + `x,api,${"y".repeat(4 * 1024 * 1024)}`);
     expectProblem(tooBig, 413);
-    expect(await allParticipants(apiKey, chatbot.id)).toEqual([]);
+    expect(await listParticipants(apiKey, chatbot.id)).toEqual([]);
   });
 
-  it("answers 404 for another team's chatbot on export and import, and 400 without chatbot_id", async () => {
-    const mine = await teamWithChatbot();
-    const theirs = await teamWithChatbot();
-    await createParticipant(theirs.apiKey, theirs.chatbot.id, { identifier: "secret", data: { s: 1 } });
-    const exported = await call("GET", `/v1/participants/export?chatbot_id=${theirs.chatbot.id}`, { token: mine.apiKey });
-    expectProblem(exported, 404);
-    expect(exported.text).not.toContain("secret");
-    expectProblem(await importCsv(mine.apiKey, theirs.chatbot.id, "identifier,channel,data.s\nsecret,api,2"), 404);
-    expect((await allParticipants(theirs.apiKey, theirs.chatbot.id))[0].data).toEqual({ s: 1 });
-    expectProblem(await call("GET", "/v1/participants/export?chatbot_id=nope", { token: mine.apiKey }), 404);
+  it("answers 404 for a chatbot id that is not an id", async () => {
+    const { apiKey } = await teamWithChatbot();
+    expectProblem(await call("GET", "/v1/participants/export?chatbot_id=nope", { token: apiKey }), 404);
   });
 
   it("exports an empty chatbot as a header row, and pages through more than one page", async () => {
@@ -181,4 +170,28 @@ describe("CSV export and import", () => {
     expect(new Set(parsed.slice(1).map((r) => r[0])).size).toBe(1_203);
     expect(parsed.slice(1).map((r) => Number(r[3])).sort((a, b) => a - b)).toEqual(Array.from({ length: 1_203 }, (_, i) => i));
   });
+});
+
+// Another team's key exports none of a chatbot's participants and imports into none (the very 404
+// of a missing chatbot), and no refused import writes.
+describeApiKeyAuth({
+  setup: async () => {
+    const { team, apiKey, chatbot } = await teamWithChatbot();
+    await createParticipant(apiKey, chatbot.id, { identifier: "s3cret-identifier", data: { s: 1 } });
+    return { team, ids: { chatbot: chatbot.id }, secrets: ["s3cret-identifier"] };
+  },
+  routes: [
+    { method: "GET", path: ({ chatbot }) => `/v1/participants/export?chatbot_id=${chatbot}` },
+    {
+      method: "POST",
+      path: ({ chatbot }) => `/v1/participants/import?chatbot_id=${chatbot}`,
+      rawBody: () => "identifier,channel,data.s\ns3cret-identifier,api,2\nnewcomer,api,3",
+      headers: CSV,
+    },
+  ],
+  unchanged: async ({ team, ids }) => {
+    const participants = await listParticipants(team.apiKey, ids.chatbot);
+    expect(participants).toHaveLength(1);
+    expect(participants[0].data).toEqual({ s: 1 });
+  },
 });

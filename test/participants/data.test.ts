@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { purgeExpiredKeys } from "../../src/participants/idempotency";
+import { purgeExpiredKeys } from "../../src/participants/idempotency-storage";
 import { call, expectProblem } from "../support/api";
-import { createParticipant, getParticipant, teamWithChatbot } from "../support/participants";
+import { describeApiKeyAuth } from "../support/api-key-suite";
+import { createParticipant, getParticipant, listParticipants, teamWithChatbot } from "../support/participants";
 
 const MERGE = { "Content-Type": "application/merge-patch+json" };
 
@@ -106,22 +107,6 @@ describe("participant data: replace and merge patch", () => {
     expect(statuses).toEqual([200, 412, 412, 412, 412]);
     const winner = results.find((r) => r.status === 200)!;
     expect(await getParticipant(apiKey, p.id)).toMatchObject({ version: 2, data: winner.json.data });
-  });
-
-  it("answers 404 for another team's participant on every write and writes nothing", async () => {
-    const mine = await teamWithChatbot();
-    const theirs = await teamWithChatbot();
-    const their = await createParticipant(theirs.apiKey, theirs.chatbot.id, { data: { n: 1, l: [] } });
-    for (const [method, path, body] of [
-      ["PUT", `/v1/participants/${their.id}/data`, { x: 1 }],
-      ["PATCH", `/v1/participants/${their.id}/data`, { x: 1 }],
-      ["POST", `/v1/participants/${their.id}/data/increment`, { key: "n" }],
-      ["POST", `/v1/participants/${their.id}/data/append`, { key: "l", value: 1 }],
-      ["PUT", `/v1/participants/by-identifier/${theirs.chatbot.id}/api/${encodeURIComponent(String(their.identifier))}/data`, { x: 1 }],
-    ] as const) {
-      expectProblem(await call(method, path, { token: mine.apiKey, body }), 404);
-    }
-    expect(await getParticipant(theirs.apiKey, their.id)).toMatchObject({ version: 1, data: { n: 1, l: [] } });
   });
 
   it("caps participant data at 64 KiB with a 422 that writes nothing, and bodies at 256 KiB with 413", async () => {
@@ -274,8 +259,7 @@ describe("webhook upsert by natural key", () => {
     const late = await call("PUT", path, { token: apiKey, headers: { "Idempotency-Key": "evt-1" }, body: { tier: "gold" } });
     expect(late.json.data).toEqual({ tier: "gold" });
     expect(await getParticipant(apiKey, created.json.id)).toMatchObject({ version: 2, data: { tier: "silver", since: 2024 } });
-    const listed = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}`, { token: apiKey });
-    expect(listed.json.participants).toHaveLength(1);
+    expect(await listParticipants(apiKey, chatbot.id)).toHaveLength(1);
   });
 
   it("creates one participant under parallel first deliveries", async () => {
@@ -285,9 +269,9 @@ describe("webhook upsert by natural key", () => {
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     expect(results.filter((r) => r.status === 200)).toHaveLength(7);
     expect(new Set(results.map((r) => r.json.id)).size).toBe(1);
-    const listed = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}`, { token: apiKey });
-    expect(listed.json.participants).toHaveLength(1);
-    expect(listed.json.participants[0].version).toBe(8);
+    const listed = await listParticipants(apiKey, chatbot.id);
+    expect(listed).toHaveLength(1);
+    expect(listed[0].version).toBe(8);
   });
 
   it("validates the path and body", async () => {
@@ -299,7 +283,27 @@ describe("webhook upsert by natural key", () => {
     expectProblem(await call("PUT", `/v1/participants/by-identifier/${chatbot.id}/api/x/data`, { token: apiKey, body: [] }), 400);
     const ifMatchMissing = await call("PUT", `/v1/participants/by-identifier/${chatbot.id}/api/nobody/data`, { token: apiKey, headers: { "If-Match": '"1"' }, body: {} });
     expectProblem(ifMatchMissing, 412);
-    const listed = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}`, { token: apiKey });
-    expect(listed.json.participants).toHaveLength(0);
+    expect(await listParticipants(apiKey, chatbot.id)).toHaveLength(0);
   });
+});
+
+// The data writes, the bot tools and the webhook upsert: another team's key finds neither the
+// participant nor the chatbot (the very 404 of a missing id), and no refused request writes.
+describeApiKeyAuth({
+  setup: async () => {
+    const { team, apiKey, chatbot } = await teamWithChatbot();
+    const participant = await createParticipant(apiKey, chatbot.id, { identifier: "webhook-subject", data: { n: 1, l: [] } });
+    return { team, ids: { chatbot: chatbot.id, participant: participant.id } };
+  },
+  routes: [
+    { method: "PUT", path: ({ participant }) => `/v1/participants/${participant}/data`, body: () => ({ x: 1 }) },
+    { method: "PATCH", path: ({ participant }) => `/v1/participants/${participant}/data`, body: () => ({ x: 1 }) },
+    { method: "POST", path: ({ participant }) => `/v1/participants/${participant}/data/increment`, body: () => ({ key: "n" }) },
+    { method: "POST", path: ({ participant }) => `/v1/participants/${participant}/data/append`, body: () => ({ key: "l", value: 1 }) },
+    { method: "PUT", path: ({ chatbot }) => `/v1/participants/by-identifier/${chatbot}/api/webhook-subject/data`, body: () => ({ x: 1 }) },
+  ],
+  unchanged: async ({ team, ids }) => {
+    expect(await getParticipant(team.apiKey, ids.participant)).toMatchObject({ version: 1, data: { n: 1, l: [] } });
+    expect(await listParticipants(team.apiKey, ids.chatbot)).toHaveLength(1);
+  },
 });

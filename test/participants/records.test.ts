@@ -1,38 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { call, createTeam, expectProblem, startConversation } from "../support/api";
-import { createParticipant, getParticipant, teamWithChatbot } from "../support/participants";
-
-const FORGED = "cck_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+import { describeApiKeyAuth } from "../support/api-key-suite";
+import { createParticipant, getParticipant, listParticipants, teamWithChatbot } from "../support/participants";
 
 describe("participant records", () => {
-  it("refuses missing and forged credentials on every participant route", async () => {
-    const { apiKey, chatbot } = await teamWithChatbot();
-    const p = await createParticipant(apiKey, chatbot.id);
-    const routes: [string, string, unknown?][] = [
-      ["POST", "/v1/participants", { chatbot_id: chatbot.id, channel: "api", identifier: "x" }],
-      ["GET", `/v1/participants?chatbot_id=${chatbot.id}`],
-      ["GET", `/v1/participants/${p.id}`],
-      ["PATCH", `/v1/participants/${p.id}`, { name: "X" }],
-      ["PUT", `/v1/participants/${p.id}/data`, { a: 1 }],
-      ["PATCH", `/v1/participants/${p.id}/data`, { a: 1 }],
-      ["POST", `/v1/participants/${p.id}/data/append`, { key: "a", value: 1 }],
-      ["POST", `/v1/participants/${p.id}/data/increment`, { key: "n" }],
-      ["PUT", `/v1/participants/by-identifier/${chatbot.id}/api/someone/data`, { a: 1 }],
-      ["GET", `/v1/participants/${p.id}/prompt-variables/participant_data`],
-      ["POST", "/v1/prompts/render", { participant_id: p.id, template: "{participant_data}" }],
-      ["GET", `/v1/participants/export?chatbot_id=${chatbot.id}`],
-      ["POST", `/v1/participants/import?chatbot_id=${chatbot.id}`, undefined],
-    ];
-    for (const [method, path, body] of routes) {
-      for (const token of [null, FORGED, "not-a-key"]) {
-        const response = await call(method, path, { token, body });
-        expectProblem(response, 401);
-      }
-    }
-    // Nothing was written by any refused request.
-    expect((await getParticipant(apiKey, p.id)).version).toBe(1);
-  });
-
   it("creates a participant with ETag and Location, and answers 409 with the existing id", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const created = await call("POST", "/v1/participants", {
@@ -87,26 +58,18 @@ describe("participant records", () => {
     expect(unknown.detail).toContain("surprise");
     const malformed = await call("POST", "/v1/participants", { token: apiKey, rawBody: '{"chatbot_id": ', headers: { "Content-Type": "application/json" } });
     expect(expectProblem(malformed, 400).type).toBe("/problems/malformed-json");
-    const listed = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}`, { token: apiKey });
-    expect(listed.json.participants).toEqual([]);
+    expect(await listParticipants(apiKey, chatbot.id)).toEqual([]);
   });
 
-  it("hides other teams: their chatbot ids and participant ids answer 404", async () => {
+  it("answers 404 for a junk id, and lists none of another team's participants", async () => {
     const mine = await teamWithChatbot();
     const theirs = await teamWithChatbot();
-    const their = await createParticipant(theirs.apiKey, theirs.chatbot.id, { data: { secret: 1 } });
+    await createParticipant(theirs.apiKey, theirs.chatbot.id, { data: { secret: 1 } });
     const key = mine.apiKey;
-    expectProblem(await call("POST", "/v1/participants", { token: key, body: { chatbot_id: theirs.chatbot.id, channel: "api", identifier: "x" } }), 404);
-    expectProblem(await call("GET", `/v1/participants?chatbot_id=${theirs.chatbot.id}`, { token: key }), 404);
-    expectProblem(await call("GET", `/v1/participants/${their.id}`, { token: key }), 404);
-    expectProblem(await call("PATCH", `/v1/participants/${their.id}`, { token: key, body: { name: "Mallory" } }), 404);
     expectProblem(await call("GET", `/v1/participants/not-an-id`, { token: key }), 404);
     const all = await call("GET", "/v1/participants", { token: key });
     expect(all.status).toBe(200);
     expect(all.json.participants).toEqual([]);
-    const untouched = await getParticipant(theirs.apiKey, their.id);
-    expect(untouched.name).toBeNull();
-    expect(untouched.data).toEqual({ secret: 1 });
   });
 
   it("lists with filters and cursor pagination in creation order", async () => {
@@ -184,4 +147,24 @@ describe("participant records", () => {
     const imported = await call("POST", "/v1/participants/import", { token: apiKey, rawBody: "identifier,channel\n", headers: { "Content-Type": "text/csv" } });
     expect(expectProblem(imported, 400).detail).toMatch(/chatbot_id/);
   });
+});
+
+// Another team's key finds neither the team's chatbots nor its participants (the very 404 of a
+// missing id), and no refused request creates or changes anyone.
+describeApiKeyAuth({
+  setup: async () => {
+    const { team, apiKey, chatbot } = await teamWithChatbot();
+    const participant = await createParticipant(apiKey, chatbot.id, { data: { secret: "s3cret" } });
+    return { team, ids: { chatbot: chatbot.id, participant: participant.id }, secrets: ["s3cret"] };
+  },
+  routes: [
+    { method: "POST", path: () => "/v1/participants", body: ({ chatbot }) => ({ chatbot_id: chatbot, channel: "api", identifier: "x" }) },
+    { method: "GET", path: ({ chatbot }) => `/v1/participants?chatbot_id=${chatbot}` },
+    { method: "GET", path: ({ participant }) => `/v1/participants/${participant}` },
+    { method: "PATCH", path: ({ participant }) => `/v1/participants/${participant}`, body: () => ({ name: "Mallory" }) },
+  ],
+  unchanged: async ({ team, ids }) => {
+    expect(await getParticipant(team.apiKey, ids.participant)).toMatchObject({ version: 1, name: null, data: { secret: "s3cret" } });
+    expect(await listParticipants(team.apiKey, ids.chatbot)).toHaveLength(1);
+  },
 });

@@ -1,16 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { call, createChatbot, createTeam, expectProblem } from "../support/api";
+import { call, createChatbot, createTeam, expectProblem, startConversationWith } from "../support/api";
 
 async function chatbot(name = "Playground bot") {
   const team = await createTeam();
   return createChatbot(team.apiKey, { name });
 }
 
-async function start(chatbotId: string, data: Record<string, string> = {}) {
-  const response = await call("POST", "/v1/widget/conversations", { body: { chatbot_id: chatbotId, data, timezone: "Europe/Paris" } });
-  expect(response.status).toBe(201);
-  return response.json as { conversation_id: string; token: string; participant_id: string };
-}
+const start = (chatbotId: string, data: Record<string, string> = {}) => startConversationWith(chatbotId, { data, timezone: "Europe/Paris" });
 
 describe("GET /playground/:chatbot_id", () => {
   it("renders the page with the widget, a strict CSP and every name escaped", async () => {

@@ -77,26 +77,17 @@ export async function getConversation(apiKey: string, conversationId: string) {
   return response.json;
 }
 
+/** The texts of a conversation's visitor messages, oldest first, read through the API (`limit` as the route takes it). */
+export async function visitorTexts(apiKey: string, conversationId: string, limit?: number): Promise<string[]> {
+  const query = limit === undefined ? "" : `?limit=${limit}`;
+  const response = await call("GET", `/v1/conversations/${conversationId}/messages${query}`, { token: apiKey });
+  if (response.status !== 200) throw new Error(`messages: ${response.status} ${response.text}`);
+  return response.json.messages.filter((message: { role: string }) => message.role === "visitor").map((message: { text: string }) => message.text);
+}
+
 /** Runs the conversation object's pending alarm, which copies counters and metadata to D1. */
 export async function flushProjection(conversationId: string): Promise<boolean> {
   return runDurableObjectAlarm(env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(conversationId)));
-}
-
-/** The rows a call cost, from its `Chat-Context-Cost` header. */
-export function costOf(response: { headers: Headers }) {
-  const header = response.headers.get("Chat-Context-Cost");
-  if (!header) throw new Error("no Chat-Context-Cost header");
-  const figures = Object.fromEntries(header.split(",").map((part) => part.trim().split("=") as [string, string]));
-  const figure = (name: string) => {
-    const value = Number(figures[name]);
-    if (!Number.isInteger(value)) throw new Error(`Chat-Context-Cost lacks ${name}: ${header}`);
-    return value;
-  };
-  return {
-    doRowsRead: figure("do-rows-read"),
-    doRowsWritten: figure("do-rows-written"),
-    d1RowsWritten: figure("d1-rows-written"),
-  };
 }
 
 /** `count` metadata pairs `${prefix}000: value`... for filling a conversation. */

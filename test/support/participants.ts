@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { call, createChatbot, createTeam } from "./api";
 
 /** A fresh team with one chatbot (optionally with a participant data schema). */
@@ -29,11 +30,16 @@ export async function getParticipant(apiKey: string, id: string) {
   return response.json as { id: string; version: number; data: Record<string, any>; name: string | null; timezone: string | null; [key: string]: unknown };
 }
 
-/** Parses `Chat-Context-Cost: d1-rows-read=1, d1-rows-written=0, kv-reads=1, kv-writes=0`. */
-export function parseCost(header: string | null): Record<string, number> {
-  if (!header) throw new Error("no Chat-Context-Cost header");
-  return Object.fromEntries(header.split(",").map((pair) => {
-    const [name, value] = pair.trim().split("=");
-    return [name!, Number(value)];
-  }));
+/** A chatbot's participants in creation order (up to the list's 200 limit); throws unless 200. */
+export async function listParticipants(apiKey: string, chatbotId: string): Promise<any[]> {
+  const response = await call("GET", `/v1/participants?chatbot_id=${chatbotId}&limit=200`, { token: apiKey });
+  if (response.status !== 200) throw new Error(`list participants: ${response.status} ${response.text}`);
+  return response.json.participants;
+}
+
+/** A participant's D1 row as stored, every column; throws where there is none. */
+export async function participantRow(id: string): Promise<Record<string, unknown>> {
+  const row = await env.DB.prepare("SELECT * FROM participants WHERE id = ?").bind(id).first<Record<string, unknown>>();
+  if (!row) throw new Error(`no participant row ${id}`);
+  return row;
 }

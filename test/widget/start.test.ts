@@ -10,10 +10,7 @@ import {
   startConversation,
   startConversationWith,
 } from "../support/api";
-
-async function participantRow(id: string) {
-  return env.DB.prepare("SELECT * FROM participants WHERE id = ?").bind(id).first<Record<string, unknown>>();
-}
+import { participantRow } from "../support/participants";
 
 describe("POST /v1/widget/conversations", () => {
   it("starts a conversation with a web participant and a token", async () => {
@@ -39,7 +36,7 @@ describe("POST /v1/widget/conversations", () => {
     const second = await startConversation();
     expect(first.visitor_id).toMatch(/^vis_[0-9a-z]{26}$/);
     expect(second.visitor_id).not.toBe(first.visitor_id);
-    expect((await participantRow(first.participant_id))!.identifier).toBe(first.visitor_id);
+    expect((await participantRow(first.participant_id)).identifier).toBe(first.visitor_id);
   });
 
   it("keeps one participant per chatbot and visitor across conversations", async () => {
@@ -72,13 +69,13 @@ describe("POST /v1/widget/conversations", () => {
   it("stores a valid timezone on the participant", async () => {
     const conversation = await startConversation({ timezone: "Europe/Vilnius" });
     expect(conversation.metadata.warnings).toEqual([]);
-    expect((await participantRow(conversation.participant_id))!.timezone).toBe("Europe/Vilnius");
+    expect((await participantRow(conversation.participant_id)).timezone).toBe("Europe/Vilnius");
   });
 
   it("warns of an invalid timezone and still starts", async () => {
     const conversation = await startConversation({ timezone: "Mars/Olympus_Mons" });
     expect(conversation.metadata.warnings).toEqual([{ key: "timezone", reason: "invalid_timezone" }]);
-    expect((await participantRow(conversation.participant_id))!.timezone).toBeNull();
+    expect((await participantRow(conversation.participant_id)).timezone).toBeNull();
   });
 
   it("answers 404 for an unknown chatbot", async () => {

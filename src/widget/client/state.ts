@@ -2,12 +2,10 @@
 // localStorage access goes through here and is wrapped: storage may be absent
 // (sandboxed iframes throw on `window.localStorage`), refused (private mode) or
 // full (quota). The widget then keeps working from memory for this page view.
-
-/** The exact prefix of the site's custom data keys (case-sensitive). */
-export const DATA_PREFIX = "octocom:data:";
+import { WIDGET_STORAGE_PREFIX } from "../../shared/key-prefixes";
 
 /** The widget's own state: outside the custom data prefix, one key per chatbot. */
-export const stateKey = (chatbotId: string) => "chat-context:state:" + chatbotId;
+const stateKey = (chatbotId: string) => "chat-context:state:" + chatbotId;
 
 /** A message typed by the visitor that the server has not yet acknowledged. */
 export type Outgoing = { id: string; text: string };
@@ -34,7 +32,7 @@ function storage(): Storage | null {
   }
 }
 
-export function readItem(key: string): string | null {
+function readItem(key: string): string | null {
   try {
     return storage()?.getItem(key) ?? null;
   } catch {
@@ -43,7 +41,7 @@ export function readItem(key: string): string | null {
 }
 
 /** False where the write was refused (quota, private mode, no storage). */
-export function writeItem(key: string, value: string | null): boolean {
+function writeItem(key: string, value: string | null): boolean {
   try {
     const store = storage();
     if (!store) return false;
@@ -71,9 +69,9 @@ export function writeState(chatbotId: string, state: WidgetState): boolean {
 }
 
 /**
- * The site's custom data: keys with exactly the prefix `octocom:data:` and a non-empty
- * rest, read afresh on every call. Nothing else is read (not `octocom:datax`, not
- * `Octocom:data:`).
+ * The site's custom data: keys with exactly the prefix WIDGET_STORAGE_PREFIX
+ * (case-sensitive) and a non-empty rest, read afresh on every call, the prefix stripped.
+ * Nothing else is read: not the prefix alone, nor one with another case or an extra letter.
  */
 export function readCustomData(): Record<string, string> {
   const data: Record<string, string> = Object.create(null);
@@ -83,11 +81,11 @@ export function readCustomData(): Record<string, string> {
     const keys: string[] = [];
     for (let i = 0; i < store.length; i++) {
       const key = store.key(i);
-      if (key !== null && key.length > DATA_PREFIX.length && key.startsWith(DATA_PREFIX)) keys.push(key);
+      if (key !== null && key.length > WIDGET_STORAGE_PREFIX.length && key.startsWith(WIDGET_STORAGE_PREFIX)) keys.push(key);
     }
     for (const key of keys) {
       const value = store.getItem(key);
-      if (value !== null) data[key.slice(DATA_PREFIX.length)] = value;
+      if (value !== null) data[key.slice(WIDGET_STORAGE_PREFIX.length)] = value;
     }
   } catch {
     // unreadable storage: no custom data this time

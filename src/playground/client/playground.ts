@@ -1,7 +1,8 @@
 // The playground's panel (/playground/:chatbot_id): shows what the widget's conversation
 // stored, polling a token-authenticated route, and copies the DevTools snippets.
 // Everything from the server or from storage is written with textContent.
-import { readCustomData, readState, writeState } from "./state";
+import { WIDGET_KEY_PREFIX, WIDGET_STORAGE_PREFIX } from "../../shared/key-prefixes";
+import { readCustomData, readState, writeState } from "../../widget/client/state";
 
 const POLL_MS = 2000;
 
@@ -44,7 +45,7 @@ function fillTable(id: string, pairs: [string, string][], emptyText: string): vo
 }
 
 function showLocal(): void {
-  fillTable("local", Object.entries(readCustomData()).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => ["octocom:data:" + k, v]), "No octocom:data: keys set.");
+  fillTable("local", Object.entries(readCustomData()).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [WIDGET_STORAGE_PREFIX + k, v]), "No " + WIDGET_STORAGE_PREFIX + " keys set.");
 }
 
 function pickConversation(): void {
@@ -69,14 +70,14 @@ async function refresh(): Promise<void> {
     }
     const snapshot = (await response.json()) as Snapshot;
     const pairs = Object.entries(snapshot.metadata).sort(([a], [b]) => (a < b ? -1 : 1));
-    fillTable("metadata", pairs, "No chat-widget: metadata yet.");
+    fillTable("metadata", pairs, "No " + WIDGET_KEY_PREFIX + " metadata yet.");
     for (const cell of byId("customer").querySelectorAll<HTMLElement>("td[data-field]")) {
       const value = snapshot.customer[cell.dataset.field!];
       cell.textContent = value ?? "not set";
       cell.classList.toggle("none", value == null);
     }
     byId("conversation-status").textContent =
-      snapshot.message_count + (snapshot.message_count === 1 ? " message" : " messages") + ", " + pairs.length + " chat-widget: keys. Updated " + new Date().toLocaleTimeString() + ".";
+      snapshot.message_count + (snapshot.message_count === 1 ? " message" : " messages") + ", " + pairs.length + " " + WIDGET_KEY_PREFIX + " keys. Updated " + new Date().toLocaleTimeString() + ".";
   } catch {
     byId("conversation-status").textContent = "The service could not be reached; retrying.";
   }

@@ -1,0 +1,59 @@
+/**
+ * The typed client of a conversation's Durable Object: routes call these methods and
+ * never hold a raw stub, so what crosses the RPC boundary is written down once.
+ */
+import type { ConversationObject } from "./conversation-object";
+import type {
+  MessageInput,
+  MessagePage,
+  MessageResult,
+  MessagesPage,
+  MetadataEntry,
+  PutMetadataResult,
+  Snapshot,
+  StartInput,
+  StartResult,
+} from "./model";
+
+export class ConversationClient {
+  private readonly stub: DurableObjectStub<ConversationObject>;
+
+  constructor(env: Env, conversationId: string) {
+    const namespace = env.CONVERSATIONS as DurableObjectNamespace<ConversationObject>;
+    this.stub = namespace.get(namespace.idFromName(conversationId));
+  }
+
+  start(input: StartInput): Promise<StartResult> {
+    return this.stub.start(input) as Promise<StartResult>;
+  }
+
+  postMessage(input: MessageInput): Promise<MessageResult> {
+    return this.stub.postMessage(input) as Promise<MessageResult>;
+  }
+
+  snapshot(): Promise<Snapshot> {
+    return this.stub.snapshot() as Promise<Snapshot>;
+  }
+
+  readMetadata(): Promise<Record<string, string>> {
+    return this.stub.readMetadata() as Promise<Record<string, string>>;
+  }
+
+  readMetadataKey(key: string): Promise<MetadataEntry | null> {
+    return this.stub.readMetadataKey(key) as Promise<MetadataEntry | null>;
+  }
+
+  putMetadata(key: string, value: string): Promise<PutMetadataResult> {
+    return this.stub.putMetadata(key, value) as Promise<PutMetadataResult>;
+  }
+
+  deleteMetadata(key: string): Promise<boolean> {
+    return this.stub.deleteMetadata(key) as Promise<boolean>;
+  }
+
+  listMessages(page: MessagesPage): Promise<MessagePage> {
+    return this.stub.listMessages(page) as Promise<MessagePage>;
+  }
+}
+
+export const conversationClient = (env: Env, conversationId: string) => new ConversationClient(env, conversationId);

@@ -1,0 +1,46 @@
+/**
+ * The conversation object's own SQLite schema, as ordered migrations. An object applies
+ * the ones it has not yet applied when it loads, so live objects gain new columns and
+ * tables. Append a migration for every change; never edit one that has shipped.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: the conversation's identity and sync state, its metadata and its messages.
+  `CREATE TABLE IF NOT EXISTS conversation (
+     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+     conversation_id TEXT NOT NULL, team_id TEXT NOT NULL, chatbot_id TEXT NOT NULL, channel TEXT NOT NULL,
+     participant_id TEXT NOT NULL, started_at TEXT NOT NULL,
+     -- the customer fields this conversation last wrote to its participant in D1
+     synced_name TEXT, synced_email TEXT, synced_phone TEXT, synced_timezone TEXT,
+     -- how far the D1 projection has caught up
+     flushed_revision INTEGER NOT NULL DEFAULT 0, flushed_seq INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE IF NOT EXISTS metadata (
+     key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL, revision INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE IF NOT EXISTS messages (
+     seq INTEGER PRIMARY KEY, id TEXT NOT NULL, role TEXT NOT NULL, text TEXT NOT NULL, created_at TEXT NOT NULL
+   );`,
+];
+
+/** The schema version this code expects. */
+export const OBJECT_SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings an object's SQLite up to `OBJECT_SCHEMA_VERSION`, each migration with its
+ * version bump in one transaction. Objects made before versioning existed hold
+ * migration 1's tables already: its `IF NOT EXISTS` adopts them.
+ */
+export function migrateObjectSchema(storage: DurableObjectStorage): number {
+  const sql = storage.sql;
+  sql.exec("CREATE TABLE IF NOT EXISTS schema_version (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), version INTEGER NOT NULL)");
+  let version = (sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0]?.version ?? 0) as number;
+  while (version < MIGRATIONS.length) {
+    const next = version + 1;
+    storage.transactionSync(() => {
+      sql.exec(MIGRATIONS[next - 1]!);
+      sql.exec("INSERT INTO schema_version (singleton, version) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET version = excluded.version", next);
+    });
+    version = next;
+  }
+  return version;
+}

@@ -1,0 +1,107 @@
+/**
+ * The `conversations` index and its `conversation_metadata` projection in D1. Each
+ * conversation object holds the truth and copies counters and metadata here (its alarm),
+ * for listing and analytics; reads of one conversation go to the object.
+ */
+import type { CustomerRecord } from "../participants/storage";
+
+export type ConversationRow = {
+  id: string;
+  chatbot_id: string;
+  channel: string;
+  participant_id: string;
+  started_at: string;
+  last_message_at: string | null;
+  message_count: number;
+};
+
+const COLUMNS = "c.id, c.chatbot_id, c.channel, c.participant_id, c.started_at, c.last_message_at, c.message_count";
+
+/** The team's conversation with its participant's customer fields, or null (another team's too). */
+export async function findTeamConversation(
+  db: D1Database,
+  teamId: string,
+  id: string,
+): Promise<(ConversationRow & Omit<CustomerRecord, "timezone">) | null> {
+  return db
+    .prepare(
+      `SELECT ${COLUMNS}, p.name, p.email, p.phone
+       FROM conversations c JOIN participants p ON p.id = c.participant_id
+       WHERE c.id = ? AND c.team_id = ?`,
+    )
+    .bind(id, teamId)
+    .first<ConversationRow & Omit<CustomerRecord, "timezone">>();
+}
+
+export type ConversationFilter = {
+  teamId: string;
+  chatbotId?: string;
+  cursor?: string;
+  limit: number;
+  /** Only conversations holding this metadata key (with this value, where given). */
+  metadata?: { key: string; value?: string };
+};
+
+/** One page, newest first (ids are time-ordered); `nextCursor` is the last id where more follow. */
+export async function listConversations(db: D1Database, filter: ConversationFilter): Promise<{ rows: ConversationRow[]; nextCursor: string | null }> {
+  const where = ["c.team_id = ?"];
+  const params: unknown[] = [filter.teamId];
+  if (filter.chatbotId) where.push("c.chatbot_id = ?"), params.push(filter.chatbotId);
+  if (filter.cursor) where.push("c.id < ?"), params.push(filter.cursor);
+  if (filter.metadata) {
+    const withValue = filter.metadata.value !== undefined;
+    where.push(
+      `EXISTS (SELECT 1 FROM conversation_metadata m WHERE m.conversation_id = c.id AND m.key = ?${withValue ? " AND m.value = ?" : ""})`,
+    );
+    params.push(filter.metadata.key);
+    if (withValue) params.push(filter.metadata.value);
+  }
+  const { results } = await db
+    .prepare(`SELECT ${COLUMNS} FROM conversations c WHERE ${where.join(" AND ")} ORDER BY c.id DESC LIMIT ?`)
+    .bind(...params, filter.limit + 1)
+    .all<ConversationRow>();
+  const rows = results.slice(0, filter.limit);
+  return { rows, nextCursor: results.length > filter.limit ? rows.at(-1)!.id : null };
+}
+
+/**
+ * Indexes a new conversation of the web participant (chatbot, `web`, visitor id). Its
+ * participant id is read in the same statement, so it can share a batch with the
+ * statement that creates that participant.
+ */
+export function insertWebConversation(
+  db: D1Database,
+  input: { id: string; teamId: string; chatbotId: string; visitorId: string; startedAt: string },
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO conversations (id, team_id, chatbot_id, channel, participant_id, started_at)
+       SELECT ?1, ?2, ?3, 'web', id, ?4 FROM participants WHERE chatbot_id = ?3 AND channel = 'web' AND identifier = ?5`,
+    )
+    .bind(input.id, input.teamId, input.chatbotId, input.startedAt, input.visitorId);
+}
+
+export function updateConversationCounters(
+  db: D1Database,
+  input: { id: string; messageCount: number; lastMessageAt: string | null },
+): D1PreparedStatement {
+  return db
+    .prepare("UPDATE conversations SET message_count = ?, last_message_at = ? WHERE id = ?")
+    .bind(input.messageCount, input.lastMessageAt, input.id);
+}
+
+export function upsertProjectedMetadata(
+  db: D1Database,
+  input: { conversationId: string; chatbotId: string; key: string; value: string; updatedAt: string },
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO conversation_metadata (conversation_id, chatbot_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (conversation_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    )
+    .bind(input.conversationId, input.chatbotId, input.key, input.value, input.updatedAt);
+}
+
+export function deleteProjectedMetadata(db: D1Database, conversationId: string, key: string): D1PreparedStatement {
+  return db.prepare("DELETE FROM conversation_metadata WHERE conversation_id = ? AND key = ?").bind(conversationId, key);
+}

@@ -1,0 +1,151 @@
+// The conversation's messages: what the server already has (read back when a conversation
+// resumes) and the outbox, what the visitor typed that the server has not acknowledged,
+// sent in order, one at a time. With each message go the custom data pairs whose value the
+// server has not accepted yet; what it refused or warned about is reported on the console,
+// once per key, reason and value in a page view.
+import { HttpError, readMessages, sendMessage, startConversation, type Message, type MetadataAnswer, type Pair } from "./api";
+import { warn } from "./log";
+import { announce, chatbotId, forget, outbox, save, state, sync } from "./session";
+import { hashValue, readCustomData, type Outgoing } from "./state";
+import { rekey, setStatus, show } from "./view";
+
+/** Pages of 200 read when a conversation resumes: bounded, newest pages beyond are not shown. */
+const MAX_HISTORY_PAGES = 25;
+
+/** key|reason|value hash already reported on the console in this page view */
+const reported = new Set<string>();
+let historyLoaded = false;
+let busy = false;
+let counter = 0;
+
+function timezone(): string | undefined {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function showOutgoing(item: Outgoing, pending: "sending" | "failed", detail?: string): void {
+  show({ id: item.id, role: "visitor", text: item.text }, pending, detail);
+}
+
+/** Remembers what the server accepted and reports what it refused or warned about. */
+function acknowledge(sent: Record<string, string>, answer: MetadataAnswer | undefined): void {
+  const acked = (state.acked ??= {});
+  for (const key of answer?.accepted ?? []) if (key in sent) acked[key] = hashValue(sent[key]!);
+  const report = (pair: Pair, what: string) => {
+    const id = pair.key + "|" + pair.reason + "|" + (pair.key in sent ? hashValue(sent[pair.key]!) : "");
+    if (reported.has(id)) return;
+    reported.add(id);
+    warn('custom data key "' + pair.key + '" ' + what + ": " + pair.reason);
+  };
+  for (const pair of answer?.rejected ?? []) report(pair, "was rejected");
+  for (const pair of answer?.warnings ?? []) report(pair, "has a warning");
+}
+
+/** Shows the conversation so far (once per page view, again after a failure), then the outbox. */
+export async function loadHistory(): Promise<void> {
+  if (historyLoaded) return;
+  historyLoaded = true;
+  sync();
+  if (state.conversation_id) {
+    const messages: Message[] = [];
+    try {
+      let after = "";
+      for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
+        const answer = await readMessages(state.conversation_id, after);
+        messages.push(...(answer?.messages ?? []));
+        if (!answer?.next_cursor) break;
+        after = answer.next_cursor;
+      }
+      announce();
+    } catch (error) {
+      const http = error as HttpError;
+      if (http.status === 401 || http.status === 404) forget();
+      else {
+        setStatus("Earlier messages could not be loaded.");
+        historyLoaded = false;
+      }
+    }
+    for (const message of messages) show(message);
+  }
+  // What was typed but never acknowledged before a reload: shown, to be retried.
+  for (const item of outbox) showOutgoing(item, "failed");
+}
+
+/** Sends one typed message; starts the conversation first where there is none. */
+async function deliver(item: Outgoing): Promise<void> {
+  sync();
+  const tz = timezone();
+  // Two rounds at most: the second after the server no longer knows the conversation.
+  for (let round = 0; round < 2; round++) {
+    const data = readCustomData();
+    let fresh = false;
+    if (!state.conversation_id || !state.token) {
+      const started = await startConversation({ chatbot_id: chatbotId, visitor_id: state.visitor_id, data, timezone: tz });
+      Object.assign(state, { visitor_id: started.visitor_id, conversation_id: started.conversation_id, token: started.token, acked: {} });
+      acknowledge(data, started.metadata);
+      save();
+      announce();
+      fresh = true;
+    }
+    // The first message of a conversation repeats every pair, so its reply sees them;
+    // after that only pairs whose value differs from what the server accepted.
+    const acked = state.acked ?? {};
+    const delta: Record<string, string> = Object.create(null);
+    for (const key in data) if (fresh || acked[key] !== hashValue(data[key]!)) delta[key] = data[key]!;
+    try {
+      const answer = await sendMessage(state.conversation_id!, { text: item.text, data: delta, timezone: tz });
+      acknowledge(delta, answer?.metadata);
+      rekey(item.id, answer.message.id);
+      show(answer.message);
+      if (answer.reply) show(answer.reply);
+      announce();
+      return;
+    } catch (error) {
+      const status = (error as HttpError).status;
+      if (round === 0 && !fresh && (status === 401 || status === 404)) {
+        forget();
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+/** Sends the outbox in order, one at a time; stops at the first failure, which stays retryable. */
+export async function pump(): Promise<void> {
+  if (busy) return;
+  busy = true;
+  try {
+    while (outbox.length) {
+      const item = outbox[0]!;
+      showOutgoing(item, "sending");
+      try {
+        await deliver(item);
+        outbox.shift();
+        save();
+        setStatus("");
+      } catch (error) {
+        const detail = error instanceof HttpError ? error.message : "Something went wrong.";
+        warn("sending failed:", detail);
+        showOutgoing(item, "failed", detail);
+        for (const waiting of outbox.slice(1)) showOutgoing(waiting, "failed");
+        break;
+      }
+    }
+  } finally {
+    busy = false;
+  }
+}
+
+/** Queues what the visitor typed (the draft is then empty) and sends it. */
+export function submit(text: string): void {
+  const item: Outgoing = { id: "local-" + Date.now().toString(36) + "-" + counter++, text };
+  outbox.push(item);
+  state.draft = "";
+  save();
+  showOutgoing(item, "sending");
+  void pump();
+}

@@ -1,0 +1,86 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { insertChatbot } from "../../src/chatbots/storage";
+import {
+  deleteProjectedMetadata,
+  findTeamConversation,
+  insertWebConversation,
+  listConversations,
+  updateConversationCounters,
+  upsertProjectedMetadata,
+} from "../../src/conversations/storage";
+import { upsertWebParticipant } from "../../src/participants/storage";
+import { newId } from "../../src/shared/ids";
+import { insertTeam } from "../../src/teams/storage";
+
+const NOW = "2026-01-01T00:00:00.000Z";
+let teamId: string;
+let chatbotId: string;
+
+beforeAll(async () => {
+  teamId = newId("team");
+  chatbotId = newId("cb");
+  await env.DB.batch([
+    insertTeam(env.DB, { id: teamId, name: "t", created_at: NOW }),
+    insertChatbot(env.DB, { id: chatbotId, team_id: teamId, name: "b", allowed_origins: [], participant_data_schema: null, created_at: NOW, updated_at: NOW }),
+  ]);
+});
+
+/** A web conversation as the conversation object starts one: participant and index row in one batch. */
+async function startConversation(customer = { name: "Ann", email: "ann@example.com", phone: null, timezone: null }) {
+  const id = newId("conv");
+  const visitorId = `vis-${Math.random().toString(36).slice(2)}`;
+  const [participant] = await env.DB.batch<{ id: string }>([
+    upsertWebParticipant(env.DB, { id: newId("part"), teamId, chatbotId, visitorId, customer, now: NOW }),
+    insertWebConversation(env.DB, { id, teamId, chatbotId, visitorId, startedAt: NOW }),
+  ]);
+  return { id, participantId: participant!.results[0]!.id };
+}
+
+describe("conversations storage", () => {
+  it("indexes a conversation in the same batch that creates its participant, readable with the customer", async () => {
+    const { id, participantId } = await startConversation();
+    expect(await findTeamConversation(env.DB, teamId, id)).toEqual({
+      id,
+      chatbot_id: chatbotId,
+      channel: "web",
+      participant_id: participantId,
+      started_at: NOW,
+      last_message_at: null,
+      message_count: 0,
+      name: "Ann",
+      email: "ann@example.com",
+      phone: null,
+    });
+    expect(await findTeamConversation(env.DB, newId("team"), id)).toBeNull();
+  });
+
+  it("moves counters and projects metadata; filters by key and value; deletes a projected key", async () => {
+    const { id } = await startConversation();
+    const other = await startConversation();
+    await env.DB.batch([
+      updateConversationCounters(env.DB, { id, messageCount: 4, lastMessageAt: "2026-01-01T00:01:00.000Z" }),
+      upsertProjectedMetadata(env.DB, { conversationId: id, chatbotId, key: "chat-widget:plan", value: "pro", updatedAt: NOW }),
+      upsertProjectedMetadata(env.DB, { conversationId: id, chatbotId, key: "chat-widget:plan", value: "enterprise", updatedAt: NOW }),
+      upsertProjectedMetadata(env.DB, { conversationId: other.id, chatbotId, key: "chat-widget:plan", value: "free", updatedAt: NOW }),
+    ]);
+    expect(await findTeamConversation(env.DB, teamId, id)).toMatchObject({ message_count: 4, last_message_at: "2026-01-01T00:01:00.000Z" });
+    const byValue = await listConversations(env.DB, { teamId, limit: 10, metadata: { key: "chat-widget:plan", value: "enterprise" } });
+    expect(byValue.rows.map((row) => row.id)).toEqual([id]);
+    const byKey = await listConversations(env.DB, { teamId, chatbotId, limit: 10, metadata: { key: "chat-widget:plan" } });
+    expect(byKey.rows.map((row) => row.id).sort()).toEqual([id, other.id].sort());
+    await deleteProjectedMetadata(env.DB, id, "chat-widget:plan").run();
+    const after = await listConversations(env.DB, { teamId, limit: 10, metadata: { key: "chat-widget:plan" } });
+    expect(after.rows.map((row) => row.id)).toEqual([other.id]);
+  });
+
+  it("pages newest first with the last id as the cursor", async () => {
+    for (let i = 0; i < 3; i++) await startConversation();
+    const first = await listConversations(env.DB, { teamId, limit: 2 });
+    expect(first.rows).toHaveLength(2);
+    expect(first.rows[0]!.id > first.rows[1]!.id).toBe(true);
+    const second = await listConversations(env.DB, { teamId, limit: 100, cursor: first.nextCursor! });
+    expect(second.rows.every((row) => row.id < first.nextCursor!)).toBe(true);
+    expect(second.nextCursor).toBeNull();
+  });
+});
