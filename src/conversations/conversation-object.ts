@@ -21,6 +21,7 @@ import type {
   StartResult,
 } from "./model";
 import { migrateObjectSchema } from "./object-schema";
+import { ObjectStorage } from "./object-storage";
 import { summaryReply } from "./summary-reply";
 
 /** How long metadata and counters may wait before the alarm copies them to D1. */
@@ -42,7 +43,7 @@ type CustomerChange = Partial<CustomerRecord>;
  * before answering) and the rest through a debounced alarm.
  */
 export class ConversationObject extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly storage: ObjectStorage;
   private info: ConversationInfo | null = null;
   private synced: CustomerRecord = { name: null, email: null, phone: null, timezone: null };
   /** Every stored key, with its value where small enough to mirror (else null). */
@@ -59,8 +60,8 @@ export class ConversationObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
     migrateObjectSchema(ctx.storage);
+    this.storage = new ObjectStorage(ctx.storage.sql);
     this.load();
     ctx.blockConcurrencyWhile(async () => {
       this.alarmPending = (await ctx.storage.getAlarm()) !== null;
@@ -68,45 +69,21 @@ export class ConversationObject extends DurableObject<Env> {
   }
 
   private load(): void {
-    const row = this.sql.exec("SELECT * FROM conversation").toArray()[0];
-    if (row) {
-      this.info = {
-        conversation_id: row.conversation_id as string,
-        team_id: row.team_id as string,
-        chatbot_id: row.chatbot_id as string,
-        channel: row.channel as string,
-        participant_id: row.participant_id as string,
-        started_at: row.started_at as string,
-      };
-      this.synced = {
-        name: row.synced_name as string | null,
-        email: row.synced_email as string | null,
-        phone: row.synced_phone as string | null,
-        timezone: row.synced_timezone as string | null,
-      };
-      this.flushed = { revision: row.flushed_revision as number, seq: row.flushed_seq as number };
+    const state = this.storage.readConversation();
+    if (state) {
+      this.info = state.info;
+      this.synced = state.synced;
+      this.flushed = state.flushed;
     }
     this.metadataMirror = new Map();
     this.revision = 0;
-    const rows = this.sql.exec<{ key: string; value: string | null; revision: number }>(
-      `SELECT key, CASE WHEN length(CAST(value AS BLOB)) <= ? THEN value END AS value, revision FROM metadata`,
-      MIRRORED_VALUE_MAX_UNITS,
-    );
-    for (const row of rows) {
+    for (const row of this.storage.readMetadataIndex(MIRRORED_VALUE_MAX_UNITS)) {
       this.mirrorValue(row.key, row.value);
       this.revision = Math.max(this.revision, row.revision);
     }
-    const last = this.sql.exec("SELECT seq, created_at FROM messages ORDER BY seq DESC LIMIT 1").toArray()[0];
-    this.lastSeq = (last?.seq as number) ?? 0;
-    this.lastMessageAt = (last?.created_at as string) ?? null;
-  }
-
-  private exec<T extends Record<string, SqlStorageValue>>(cost: Cost, query: string, ...params: unknown[]): T[] {
-    const cursor = this.sql.exec<T>(query, ...params);
-    const rows = cursor.toArray();
-    cost.doRowsRead += cursor.rowsRead;
-    cost.doRowsWritten += cursor.rowsWritten;
-    return rows;
+    const last = this.storage.readLastMessage();
+    this.lastSeq = last?.seq ?? 0;
+    this.lastMessageAt = last?.created_at ?? null;
   }
 
   private mirrorValue(key: string, value: string | null): void {
@@ -119,20 +96,11 @@ export class ConversationObject extends DurableObject<Env> {
         if (!this.metadataMirror.has(key)) return "absent";
         const mirrored = this.metadataMirror.get(key);
         if (mirrored != null) return mirrored === value ? "same" : "different";
-        const row = this.exec<{ same: number }>(cost, "SELECT value = ? AS same FROM metadata WHERE key = ?", value, key)[0];
-        return row?.same ? "same" : "different";
+        return this.storage.valueEquals(cost, key, value) ? "same" : "different";
       },
       pairCount: () => this.metadataMirror.size,
       upsert: (key, value) => {
-        this.exec(
-          cost,
-          "INSERT INTO metadata (key, value, updated_at, revision) VALUES (?, ?, ?, ?) " +
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, revision = excluded.revision",
-          key,
-          value,
-          now,
-          ++this.revision,
-        );
+        this.storage.upsertMetadata(cost, key, value, now, ++this.revision);
         this.mirrorValue(key, value);
       },
     };
@@ -185,13 +153,7 @@ export class ConversationObject extends DurableObject<Env> {
       participant_id: participant!.results[0]!.id,
       started_at: now,
     };
-    this.exec(
-      cost,
-      `INSERT INTO conversation (singleton, conversation_id, team_id, chatbot_id, channel, participant_id, started_at,
-         synced_name, synced_email, synced_phone, synced_timezone) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      info.conversation_id, info.team_id, info.chatbot_id, info.channel, info.participant_id, info.started_at,
-      customer.name, customer.email, customer.phone, customer.timezone,
-    );
+    this.storage.insertConversation(cost, info, customer);
     this.info = info;
     this.synced = customer;
     await this.scheduleFlush();
@@ -222,11 +184,10 @@ export class ConversationObject extends DurableObject<Env> {
 
   /** Appends messages in one statement (a visitor message and its reply are one write). */
   private insertMessages(cost: Cost, now: string, messages: [Message["role"], string][]): Message[] {
-    const rows = messages.map(([role, text]): Message => ({ id: newId("msg"), role, text, created_at: now }));
-    const params = rows.flatMap((row) => [++this.lastSeq, row.id, row.role, row.text, row.created_at]);
-    this.exec(cost, `INSERT INTO messages (seq, id, role, text, created_at) VALUES ${rows.map(() => "(?, ?, ?, ?, ?)").join(", ")}`, ...params);
+    const rows = messages.map(([role, text]) => ({ seq: ++this.lastSeq, id: newId("msg"), role, text, created_at: now }));
+    this.storage.insertMessages(cost, rows);
     this.lastMessageAt = now;
-    return rows;
+    return rows.map(({ seq: _seq, ...message }) => message);
   }
 
   /** The customer fields that differ from what this conversation last wrote to D1. */
@@ -241,11 +202,7 @@ export class ConversationObject extends DurableObject<Env> {
 
   private recordSynced(cost: Cost, change: CustomerChange): void {
     this.synced = { ...this.synced, ...change };
-    this.exec(
-      cost,
-      "UPDATE conversation SET synced_name = ?, synced_email = ?, synced_phone = ?, synced_timezone = ?",
-      this.synced.name, this.synced.email, this.synced.phone, this.synced.timezone,
-    );
+    this.storage.writeSynced(cost, this.synced);
   }
 
   /**
@@ -275,12 +232,7 @@ export class ConversationObject extends DurableObject<Env> {
     if (!info) return;
     const cost = newCost();
     const target = { revision: this.revision, seq: this.lastSeq };
-    const changed = this.exec<{ key: string; value: string; updated_at: string }>(
-      cost,
-      "SELECT key, value, updated_at FROM metadata WHERE revision > ? AND revision <= ?",
-      this.flushed.revision,
-      target.revision,
-    );
+    const changed = this.storage.readMetadataChanges(cost, this.flushed.revision, target.revision);
     const db = this.env.DB;
     const statements: D1PreparedStatement[] = [];
     if (target.seq !== this.flushed.seq) {
@@ -303,17 +255,16 @@ export class ConversationObject extends DurableObject<Env> {
     this.projectionWrites = writes.catch(() => undefined);
     await writes;
     this.flushed = target;
-    this.exec(cost, "UPDATE conversation SET flushed_revision = ?, flushed_seq = ?", target.revision, target.seq);
+    this.storage.writeFlushed(cost, target);
     // Writes that arrived while D1 was being written go out with the next alarm.
     if (this.revision !== target.revision || this.lastSeq !== target.seq) await this.scheduleFlush();
   }
 
   snapshot(): Snapshot {
     const info = this.requireInfo();
-    const rows = this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM metadata ORDER BY key").toArray();
     return {
       info,
-      metadata: Object.fromEntries(rows.map((row) => [row.key, row.value])),
+      metadata: this.storage.readAllMetadata(),
       message_count: this.lastSeq,
       last_message_at: this.lastMessageAt,
     };
@@ -325,7 +276,7 @@ export class ConversationObject extends DurableObject<Env> {
 
   readMetadataKey(key: string): MetadataEntry | null {
     this.requireInfo();
-    return this.sql.exec<MetadataEntry>("SELECT key, value, updated_at FROM metadata WHERE key = ?", key).toArray()[0] ?? null;
+    return this.storage.readMetadataEntry(key);
   }
 
   /** An API write of one key, under the same rules as the widget's. */
@@ -350,10 +301,7 @@ export class ConversationObject extends DurableObject<Env> {
   /** Deletes a key here and in the D1 projection at once. */
   async deleteMetadata(key: string): Promise<boolean> {
     const info = this.requireInfo();
-    const cursor = this.sql.exec("DELETE FROM metadata WHERE key = ?", key);
-    cursor.toArray();
-    const deleted = cursor.rowsWritten > 0;
-    if (!deleted) return false;
+    if (!this.storage.deleteMetadata(key)) return false;
     this.metadataMirror.delete(key);
     // A flush under way may still be copying this key to D1; deleting before it lands
     // would leave the key in the projection for good.
@@ -365,15 +313,10 @@ export class ConversationObject extends DurableObject<Env> {
   /** Messages oldest first, `limit` at a time after the message with id `after`. */
   listMessages(options: MessagesPage): MessagePage {
     this.requireInfo();
-    let afterSeq = 0;
-    if (options.after) {
-      const row = this.sql.exec<{ seq: number }>("SELECT seq FROM messages WHERE id = ?", options.after).toArray()[0];
-      afterSeq = row?.seq ?? Number.MAX_SAFE_INTEGER;
-    }
-    const rows = this.sql
-      .exec<Message & { seq: number }>("SELECT seq, id, role, text, created_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, options.limit + 1)
-      .toArray();
-    const page = rows.slice(0, options.limit).map(({ seq: _seq, ...message }) => message);
+    // An unknown `after` is past the end: an empty page, not the first one.
+    const afterSeq = options.after ? (this.storage.findMessageSeq(options.after) ?? Number.MAX_SAFE_INTEGER) : 0;
+    const rows = this.storage.readMessagesAfter(afterSeq, options.limit + 1);
+    const page = rows.slice(0, options.limit);
     return { messages: page, next_cursor: rows.length > options.limit ? page[page.length - 1]!.id : null };
   }
 }

@@ -22,22 +22,22 @@ const MIGRATIONS: readonly string[] = [
    );`,
 ];
 
-/** The schema version this code expects. */
-export const OBJECT_SCHEMA_VERSION = MIGRATIONS.length;
+/** The migrations this code applies, oldest first; version N is the first N applied. */
+export const OBJECT_MIGRATIONS = MIGRATIONS;
 
 /**
- * Brings an object's SQLite up to `OBJECT_SCHEMA_VERSION`, each migration with its
+ * Brings an object's SQLite up to the last of `migrations`, each migration with its
  * version bump in one transaction. Objects made before versioning existed hold
  * migration 1's tables already: its `IF NOT EXISTS` adopts them.
  */
-export function migrateObjectSchema(storage: DurableObjectStorage): number {
+export function migrateObjectSchema(storage: DurableObjectStorage, migrations: readonly string[] = MIGRATIONS): number {
   const sql = storage.sql;
   sql.exec("CREATE TABLE IF NOT EXISTS schema_version (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), version INTEGER NOT NULL)");
   let version = (sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0]?.version ?? 0) as number;
-  while (version < MIGRATIONS.length) {
+  while (version < migrations.length) {
     const next = version + 1;
     storage.transactionSync(() => {
-      sql.exec(MIGRATIONS[next - 1]!);
+      sql.exec(migrations[next - 1]!);
       sql.exec("INSERT INTO schema_version (singleton, version) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET version = excluded.version", next);
     });
     version = next;

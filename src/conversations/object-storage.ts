@@ -1,0 +1,166 @@
+/**
+ * Every statement a conversation object runs on its own SQLite (tables in
+ * object-schema.ts). Calls are synchronous, so the object can group them in one
+ * transaction; rows read and written are added to the `cost` passed in.
+ */
+import type { CustomerRecord } from "../participants/storage";
+import type { Cost } from "../shared/cost";
+import type { ConversationInfo, Message, MetadataEntry } from "./model";
+
+/** The conversation's row: who it is, what it last wrote to D1, how far D1 caught up. */
+export type ConversationState = {
+  info: ConversationInfo;
+  synced: CustomerRecord;
+  flushed: { revision: number; seq: number };
+};
+
+type ConversationRow = ConversationInfo & {
+  synced_name: string | null;
+  synced_email: string | null;
+  synced_phone: string | null;
+  synced_timezone: string | null;
+  flushed_revision: number;
+  flushed_seq: number;
+};
+
+export class ObjectStorage {
+  constructor(private readonly sql: SqlStorage) {}
+
+  private run<T extends Record<string, SqlStorageValue>>(cost: Cost | null, query: string, ...params: unknown[]): T[] {
+    const cursor = this.sql.exec<T>(query, ...params);
+    const rows = cursor.toArray();
+    if (cost) {
+      cost.doRowsRead += cursor.rowsRead;
+      cost.doRowsWritten += cursor.rowsWritten;
+    }
+    return rows;
+  }
+
+  // ---- the conversation row ------------------------------------------------------
+
+  readConversation(): ConversationState | null {
+    const row = this.run<ConversationRow>(null, "SELECT * FROM conversation")[0];
+    if (!row) return null;
+    return {
+      info: {
+        conversation_id: row.conversation_id,
+        team_id: row.team_id,
+        chatbot_id: row.chatbot_id,
+        channel: row.channel,
+        participant_id: row.participant_id,
+        started_at: row.started_at,
+      },
+      synced: { name: row.synced_name, email: row.synced_email, phone: row.synced_phone, timezone: row.synced_timezone },
+      flushed: { revision: row.flushed_revision, seq: row.flushed_seq },
+    };
+  }
+
+  insertConversation(cost: Cost, info: ConversationInfo, synced: CustomerRecord): void {
+    this.run(
+      cost,
+      `INSERT INTO conversation (singleton, conversation_id, team_id, chatbot_id, channel, participant_id, started_at,
+         synced_name, synced_email, synced_phone, synced_timezone) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      info.conversation_id,
+      info.team_id,
+      info.chatbot_id,
+      info.channel,
+      info.participant_id,
+      info.started_at,
+      synced.name,
+      synced.email,
+      synced.phone,
+      synced.timezone,
+    );
+  }
+
+  writeSynced(cost: Cost, synced: CustomerRecord): void {
+    this.run(
+      cost,
+      "UPDATE conversation SET synced_name = ?, synced_email = ?, synced_phone = ?, synced_timezone = ?",
+      synced.name,
+      synced.email,
+      synced.phone,
+      synced.timezone,
+    );
+  }
+
+  writeFlushed(cost: Cost, flushed: { revision: number; seq: number }): void {
+    this.run(cost, "UPDATE conversation SET flushed_revision = ?, flushed_seq = ?", flushed.revision, flushed.seq);
+  }
+
+  // ---- metadata --------------------------------------------------------------------
+
+  /** Every key with its revision, and its value where at most `maxUnits` UTF-16 units long (else null). */
+  readMetadataIndex(maxUnits: number): { key: string; value: string | null; revision: number }[] {
+    return this.run<{ key: string; value: string | null; revision: number }>(
+      null,
+      "SELECT key, CASE WHEN length(CAST(value AS BLOB)) <= ? THEN value END AS value, revision FROM metadata",
+      maxUnits,
+    );
+  }
+
+  /** Whether the stored value of `key` equals `value`, compared in SQL (for values too large to mirror). */
+  valueEquals(cost: Cost, key: string, value: string): boolean {
+    return Boolean(this.run<{ same: number }>(cost, "SELECT value = ? AS same FROM metadata WHERE key = ?", value, key)[0]?.same);
+  }
+
+  upsertMetadata(cost: Cost, key: string, value: string, updatedAt: string, revision: number): void {
+    this.run(
+      cost,
+      "INSERT INTO metadata (key, value, updated_at, revision) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, revision = excluded.revision",
+      key,
+      value,
+      updatedAt,
+      revision,
+    );
+  }
+
+  readAllMetadata(): Record<string, string> {
+    const rows = this.run<{ key: string; value: string }>(null, "SELECT key, value FROM metadata ORDER BY key");
+    return Object.fromEntries(rows.map((row) => [row.key, row.value]));
+  }
+
+  readMetadataEntry(key: string): MetadataEntry | null {
+    return this.run<MetadataEntry>(null, "SELECT key, value, updated_at FROM metadata WHERE key = ?", key)[0] ?? null;
+  }
+
+  /** The pairs written after revision `after`, up to `upTo`: what the projection lacks. */
+  readMetadataChanges(cost: Cost, after: number, upTo: number): MetadataEntry[] {
+    return this.run<MetadataEntry>(cost, "SELECT key, value, updated_at FROM metadata WHERE revision > ? AND revision <= ?", after, upTo);
+  }
+
+  /** True where the key existed. */
+  deleteMetadata(key: string): boolean {
+    const cursor = this.sql.exec("DELETE FROM metadata WHERE key = ?", key);
+    cursor.toArray();
+    return cursor.rowsWritten > 0;
+  }
+
+  // ---- messages --------------------------------------------------------------------
+
+  readLastMessage(): { seq: number; created_at: string } | null {
+    return this.run<{ seq: number; created_at: string }>(null, "SELECT seq, created_at FROM messages ORDER BY seq DESC LIMIT 1")[0] ?? null;
+  }
+
+  /** Appends messages in one statement (a visitor message and its reply are one write). */
+  insertMessages(cost: Cost, messages: (Message & { seq: number })[]): void {
+    const params = messages.flatMap((message) => [message.seq, message.id, message.role, message.text, message.created_at]);
+    this.run(cost, `INSERT INTO messages (seq, id, role, text, created_at) VALUES ${messages.map(() => "(?, ?, ?, ?, ?)").join(", ")}`, ...params);
+  }
+
+  /** The position of message `id`, or null where this conversation has no such message. */
+  findMessageSeq(id: string): number | null {
+    return this.run<{ seq: number }>(null, "SELECT seq FROM messages WHERE id = ?", id)[0]?.seq ?? null;
+  }
+
+  /** Up to `limit` messages after position `afterSeq`, oldest first. */
+  readMessagesAfter(afterSeq: number, limit: number): Message[] {
+    return this.run<Message & { seq: number }>(
+      null,
+      "SELECT seq, id, role, text, created_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+      afterSeq,
+      limit,
+    ).map(({ seq: _seq, ...message }) => message);
+  }
+}
