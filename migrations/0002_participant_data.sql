@@ -1,4 +1,4 @@
--- Participant data (issue 3): idempotency keys for data writes, the write token that
+-- Participant data: idempotency keys for data writes, the write token that
 -- ties an idempotency record to the exact write it answers, and listing by chatbot.
 
 -- A successful data write made with an `Idempotency-Key` answers every replay of the

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
 // Builds the static assets served by the Worker's [assets] binding (wrangler.toml):
 //   src/widget/client/widget.ts          -> dist/assets/widget.js      (the embeddable widget)
 //   src/playground/client/playground.ts  -> dist/assets/playground.js  (the playground's panel)
 //   src/playground/client/playground.css -> dist/assets/playground.css
 // Run by `npm start`, `npm test` (pretest) and `npm run build`. Prints each size, gzipped.
 import { build } from "esbuild";
-import { mkdirSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { gzipSync } from "node:zlib";
 
 const root = path.join(import.meta.dirname, "..");
 const outdir = path.join(root, "dist", "assets");

@@ -35,8 +35,12 @@ for (const [name, fallback] of Object.entries(LOCAL_DEFAULTS)) {
 if (existsSync("scripts/build.mjs")) run(["scripts/build.mjs"]);
 run([...wrangler, "d1", "migrations", "apply", "DB", "--local"]);
 
-const dev = spawn(process.execPath, [...wrangler, "dev", "--port", port, "--ip", process.env.HOST ?? "127.0.0.1", ...vars, ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
+const dev = spawn(
+  process.execPath,
+  [...wrangler, "dev", "--port", port, "--ip", process.env.HOST ?? "127.0.0.1", ...vars, ...process.argv.slice(2)],
+  {
+    stdio: "inherit",
+  },
+);
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -7,7 +7,7 @@ import { playgroundRoutes } from "./playground/routes";
 import { promptRoutes } from "./prompts/routes";
 import { allowedMethods } from "./shared/allowed-methods";
 import type { AppEnv } from "./shared/hono-env";
-import { problem, problemResponse, ProblemError, slugForStatus } from "./shared/problem";
+import { ProblemError, problem, problemResponse, slugForStatus } from "./shared/problem";
 import { teamRoutes } from "./teams/routes";
 import { widgetRoutes } from "./widget/routes";
 
@@ -39,7 +39,7 @@ app.notFound((c) => {
 app.onError((error, c) => {
   if (error instanceof ProblemError) return problemResponse(c, error);
   if (error instanceof HTTPException) {
-    // Hono's own errors keep their status, under the catalogue's slug for it.
+    // Hono's own errors keep their status, under the catalog's slug for it.
     const answer = problem(slugForStatus(error.status), error.message || "The request could not be served.");
     answer.problem.status = error.status;
     return problemResponse(c, answer);

@@ -1,6 +1,6 @@
 /** The `api_keys` table: one row per key, holding only the SHA-256 hash of the secret. */
 
-export type ApiKeyRow = { id: string; team_id: string; key_hash: string; created_at: string };
+type ApiKeyRow = { id: string; team_id: string; key_hash: string; created_at: string };
 
 export function insertApiKey(db: D1Database, row: ApiKeyRow): D1PreparedStatement {
   return db

@@ -1,6 +1,6 @@
 import { ID_PATTERN } from "../shared/ids";
 import { notFound } from "../shared/problem";
-import { findTeamChatbot, type Chatbot } from "./storage";
+import { type Chatbot, findTeamChatbot } from "./storage";
 
 /** The team's chatbot, or 404: another team's id, a missing one and junk answer alike. */
 export async function requireTeamChatbot(db: D1Database, teamId: string, id: string): Promise<Chatbot> {

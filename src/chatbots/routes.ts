@@ -1,13 +1,13 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireApiKey } from "../api-keys/auth";
-import type { ApiEnv } from "../shared/hono-env";
-import { limitBody, readJson } from "../shared/json-body";
-import { newId } from "../shared/ids";
-import { nowIso } from "../shared/time";
 import { checkDataSchema } from "../participants/data-schema";
+import type { ApiEnv } from "../shared/hono-env";
+import { newId } from "../shared/ids";
+import { limitBody, readJson } from "../shared/json-body";
+import { nowIso } from "../shared/time";
 import { requireTeamChatbot } from "./lookups";
-import { insertChatbot, presentChatbot, updateChatbot, type Chatbot } from "./storage";
+import { type Chatbot, insertChatbot, presentChatbot, updateChatbot } from "./storage";
 
 /** An exact web origin: scheme, host and optional port, nothing else. */
 const Origin = z
@@ -31,7 +31,13 @@ const ParticipantDataSchema = z
   .superRefine((value, context) => {
     if (value === null) return;
     for (const error of checkDataSchema(value)) {
-      const path = error.pointer === "" ? [] : error.pointer.slice(1).split("/").map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
+      const path =
+        error.pointer === ""
+          ? []
+          : error.pointer
+              .slice(1)
+              .split("/")
+              .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
       context.addIssue({ code: "custom", message: `not a valid JSON Schema (draft 2020-12): ${error.message}`, path });
     }
   })

@@ -1,6 +1,6 @@
 /** The `chatbots` table, and an isolate cache of it for the widget routes. */
 
-export type ChatbotRow = {
+type ChatbotRow = {
   id: string;
   team_id: string;
   name: string;
@@ -58,7 +58,6 @@ export async function findChatbotCached(db: D1Database, id: string): Promise<Cha
   cache.set(id, { chatbot, expires: Date.now() + CACHE_TTL_MS });
   return chatbot;
 }
-
 
 function columnsOf(chatbot: Chatbot) {
   return {

@@ -15,7 +15,7 @@ import type {
   StartResult,
 } from "./model";
 
-export class ConversationClient {
+class ConversationClient {
   private readonly stub: DurableObjectStub<ConversationObject>;
 
   constructor(env: Env, conversationId: string) {

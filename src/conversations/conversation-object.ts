@@ -1,7 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { insertWebConversation, deleteProjectedMetadata, updateConversationCounters, upsertProjectedMetadata } from "./storage";
-import { updateCustomerFields, upsertWebParticipant, type CustomerRecord } from "../participants/storage";
-import { newCost, tallyD1, type Cost } from "../shared/cost";
+import { type CustomerRecord, updateCustomerFields, upsertWebParticipant } from "../participants/storage";
+import { type Cost, newCost, tallyD1 } from "../shared/cost";
 import { newId } from "../shared/ids";
 import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import { nowIso } from "../shared/time";
@@ -22,6 +21,7 @@ import type {
 } from "./model";
 import { migrateObjectSchema } from "./object-schema";
 import { ObjectStorage } from "./object-storage";
+import { deleteProjectedMetadata, insertWebConversation, updateConversationCounters, upsertProjectedMetadata } from "./storage";
 import { summaryReply } from "./summary-reply";
 
 /** How long metadata and counters may wait before the alarm copies them to D1. */
@@ -39,7 +39,7 @@ type CustomerChange = Partial<CustomerRecord>;
 /**
  * One per conversation: the only writer of its messages and metadata. Each message
  * is applied in one synchronous SQLite transaction, so concurrent messages are
- * serialised and the 200-pair cap holds. D1 sees customer fields at once (awaited
+ * serialized and the 200-pair cap holds. D1 sees customer fields at once (awaited
  * before answering) and the rest through a debounced alarm.
  */
 export class ConversationObject extends DurableObject<Env> {
@@ -129,9 +129,7 @@ export class ConversationObject extends DurableObject<Env> {
     if (this.info) throw new Error("conversation already started");
     const cost = newCost();
     const now = nowIso();
-    const outcome = this.atomically(() =>
-      applyMetadata(this.store(cost, now), Object.entries(input.data), WIDGET_KEY_PREFIX),
-    );
+    const outcome = this.atomically(() => applyMetadata(this.store(cost, now), Object.entries(input.data), WIDGET_KEY_PREFIX));
     const customer: CustomerRecord = {
       name: outcome.customer.name ?? null,
       email: outcome.customer.email ?? null,
@@ -140,8 +138,21 @@ export class ConversationObject extends DurableObject<Env> {
     };
     const db = this.env.DB;
     const [participant, conversation] = await db.batch<{ id: string }>([
-      upsertWebParticipant(db, { id: newId("part"), teamId: input.teamId, chatbotId: input.chatbotId, visitorId: input.visitorId, customer, now }),
-      insertWebConversation(db, { id: input.conversationId, teamId: input.teamId, chatbotId: input.chatbotId, visitorId: input.visitorId, startedAt: now }),
+      upsertWebParticipant(db, {
+        id: newId("part"),
+        teamId: input.teamId,
+        chatbotId: input.chatbotId,
+        visitorId: input.visitorId,
+        customer,
+        now,
+      }),
+      insertWebConversation(db, {
+        id: input.conversationId,
+        teamId: input.teamId,
+        chatbotId: input.chatbotId,
+        visitorId: input.visitorId,
+        startedAt: now,
+      }),
     ]);
     tallyD1(cost, participant!);
     tallyD1(cost, conversation!);
@@ -236,7 +247,9 @@ export class ConversationObject extends DurableObject<Env> {
     const db = this.env.DB;
     const statements: D1PreparedStatement[] = [];
     if (target.seq !== this.flushed.seq) {
-      statements.push(updateConversationCounters(db, { id: info.conversation_id, messageCount: target.seq, lastMessageAt: this.lastMessageAt }));
+      statements.push(
+        updateConversationCounters(db, { id: info.conversation_id, messageCount: target.seq, lastMessageAt: this.lastMessageAt }),
+      );
     }
     for (const row of changed) {
       statements.push(

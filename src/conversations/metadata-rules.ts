@@ -1,6 +1,6 @@
 import { codePointLength } from "../shared/encoding";
 import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
-import { normaliseCustomerField, type CustomerField, type CustomerWarning } from "./customer-fields";
+import { type CustomerField, type CustomerWarning, normalizeCustomerField } from "./customer-fields";
 
 /** The design's limits, in Unicode code points. */
 export const METADATA_LIMITS = { keyMaxCodePoints: 200, valueMaxCodePoints: 50_000, maxPairs: 200 } as const;
@@ -14,7 +14,7 @@ export type RejectionReason =
   | "value_invalid_unicode"
   | "pair_limit_reached";
 
-export type Rejection = { key: string; reason: RejectionReason };
+type Rejection = { key: string; reason: RejectionReason };
 export type Warning = { key: string; reason: CustomerWarning | "invalid_timezone" };
 
 /** What the rules need of a conversation's stored metadata; every call is synchronous. */
@@ -28,7 +28,7 @@ export type MetadataOutcome = {
   accepted: string[];
   rejected: Rejection[];
   warnings: Warning[];
-  /** Valid special keys, normalised for the customer record. */
+  /** Valid special keys, normalized for the customer record. */
   customer: Partial<Record<CustomerField, string>>;
   changed: number;
 };
@@ -61,11 +61,7 @@ const SPECIAL_KEYS = new Map<string, CustomerField>([
  * widget, empty for the API, which names keys in full). Must run inside one
  * synchronous storage transaction so that rule 7 holds under concurrency.
  */
-export function applyMetadata(
-  store: MetadataStore,
-  entries: Iterable<[string, unknown]>,
-  prefix: string,
-): MetadataOutcome {
+export function applyMetadata(store: MetadataStore, entries: Iterable<[string, unknown]>, prefix: string): MetadataOutcome {
   const outcome: MetadataOutcome = { accepted: [], rejected: [], warnings: [], customer: {}, changed: 0 };
   for (const [sentKey, value] of entries) {
     const storedKey = prefix + sentKey;
@@ -88,9 +84,9 @@ export function applyMetadata(
 
     const field = SPECIAL_KEYS.get(storedKey);
     if (field) {
-      const normalised = normaliseCustomerField(field, text);
-      if (normalised.ok) outcome.customer[field] = normalised.value;
-      else outcome.warnings.push({ key: sentKey, reason: normalised.warning });
+      const normalized = normalizeCustomerField(field, text);
+      if (normalized.ok) outcome.customer[field] = normalized.value;
+      else outcome.warnings.push({ key: sentKey, reason: normalized.warning });
     }
   }
   return outcome;

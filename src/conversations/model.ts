@@ -28,7 +28,7 @@ export type StartInput = {
 export type StartResult = { info: ConversationInfo; metadata: MetadataAnswer; cost: Cost };
 
 export type MessageInput = { text: string; data: Record<string, unknown>; timezone: string | null; warnings: Warning[] };
-/** `json` is the answer's body, serialised once in the object. */
+/** `json` is the answer's body, serialized once in the object. */
 export type MessageResult = { json: string; cost: Cost };
 
 export type Snapshot = { info: ConversationInfo; metadata: Record<string, string>; message_count: number; last_message_at: string | null };

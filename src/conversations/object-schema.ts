@@ -38,7 +38,10 @@ export function migrateObjectSchema(storage: DurableObjectStorage, migrations: r
     const next = version + 1;
     storage.transactionSync(() => {
       sql.exec(migrations[next - 1]!);
-      sql.exec("INSERT INTO schema_version (singleton, version) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET version = excluded.version", next);
+      sql.exec(
+        "INSERT INTO schema_version (singleton, version) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET version = excluded.version",
+        next,
+      );
     });
     version = next;
   }

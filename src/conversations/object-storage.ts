@@ -8,7 +8,7 @@ import type { Cost } from "../shared/cost";
 import type { ConversationInfo, Message, MetadataEntry } from "./model";
 
 /** The conversation's row: who it is, what it last wrote to D1, how far D1 caught up. */
-export type ConversationState = {
+type ConversationState = {
   info: ConversationInfo;
   synced: CustomerRecord;
   flushed: { revision: number; seq: number };
@@ -146,7 +146,11 @@ export class ObjectStorage {
   /** Appends messages in one statement (a visitor message and its reply are one write). */
   insertMessages(cost: Cost, messages: (Message & { seq: number })[]): void {
     const params = messages.flatMap((message) => [message.seq, message.id, message.role, message.text, message.created_at]);
-    this.run(cost, `INSERT INTO messages (seq, id, role, text, created_at) VALUES ${messages.map(() => "(?, ?, ?, ?, ?)").join(", ")}`, ...params);
+    this.run(
+      cost,
+      `INSERT INTO messages (seq, id, role, text, created_at) VALUES ${messages.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
+      ...params,
+    );
   }
 
   /** The position of message `id`, or null where this conversation has no such message. */

@@ -13,8 +13,15 @@ const ListQuery = z.object({
   chatbot_id: z.string().max(64).optional(),
   cursor: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
-  metadata_key: z.string().min(1).max(METADATA_LIMITS.keyMaxCodePoints * 2).optional(),
-  metadata_value: z.string().max(METADATA_LIMITS.valueMaxCodePoints * 2).optional(),
+  metadata_key: z
+    .string()
+    .min(1)
+    .max(METADATA_LIMITS.keyMaxCodePoints * 2)
+    .optional(),
+  metadata_value: z
+    .string()
+    .max(METADATA_LIMITS.valueMaxCodePoints * 2)
+    .optional(),
 });
 
 const PutMetadata = z.strictObject({ value: z.string() });

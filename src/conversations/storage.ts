@@ -33,7 +33,7 @@ export async function findTeamConversation(
     .first<ConversationRow & Omit<CustomerRecord, "timezone">>();
 }
 
-export type ConversationFilter = {
+type ConversationFilter = {
   teamId: string;
   chatbotId?: string;
   cursor?: string;
@@ -43,11 +43,20 @@ export type ConversationFilter = {
 };
 
 /** One page, newest first (ids are time-ordered); `nextCursor` is the last id where more follow. */
-export async function listConversations(db: D1Database, filter: ConversationFilter): Promise<{ rows: ConversationRow[]; nextCursor: string | null }> {
+export async function listConversations(
+  db: D1Database,
+  filter: ConversationFilter,
+): Promise<{ rows: ConversationRow[]; nextCursor: string | null }> {
   const where = ["c.team_id = ?"];
   const params: unknown[] = [filter.teamId];
-  if (filter.chatbotId) where.push("c.chatbot_id = ?"), params.push(filter.chatbotId);
-  if (filter.cursor) where.push("c.id < ?"), params.push(filter.cursor);
+  if (filter.chatbotId) {
+    where.push("c.chatbot_id = ?");
+    params.push(filter.chatbotId);
+  }
+  if (filter.cursor) {
+    where.push("c.id < ?");
+    params.push(filter.cursor);
+  }
   if (filter.metadata) {
     const withValue = filter.metadata.value !== undefined;
     where.push(

@@ -5,7 +5,9 @@ const VALUE_PREVIEW_CODE_POINTS = 60;
 function preview(value: unknown): string {
   const text = String(value);
   const codePoints = [...text];
-  return JSON.stringify(codePoints.length > VALUE_PREVIEW_CODE_POINTS ? codePoints.slice(0, VALUE_PREVIEW_CODE_POINTS).join("") + "…" : text);
+  return JSON.stringify(
+    codePoints.length > VALUE_PREVIEW_CODE_POINTS ? `${codePoints.slice(0, VALUE_PREVIEW_CODE_POINTS).join("")}…` : text,
+  );
 }
 
 /**
@@ -27,7 +29,9 @@ export function summaryReply(
   }
   if (outcome.rejected.length) lines.push(`Refused: ${outcome.rejected.map((r) => `${r.key} (${r.reason})`).join(", ")}.`);
   if (outcome.warnings.length) lines.push(`Warnings: ${outcome.warnings.map((w) => `${w.key} (${w.reason})`).join(", ")}.`);
-  const fields = (["name", "email", "phone", "timezone"] as const).filter((field) => customer[field]).map((field) => `${field} ${customer[field]}`);
+  const fields = (["name", "email", "phone", "timezone"] as const)
+    .filter((field) => customer[field])
+    .map((field) => `${field} ${customer[field]}`);
   lines.push(fields.length ? `Customer record: ${fields.join(", ")}.` : "Customer record: no name, email or phone yet.");
   lines.push(`This conversation holds ${pairCount} metadata ${pairCount === 1 ? "key" : "keys"}.`);
   return lines.join("\n");

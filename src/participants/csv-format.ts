@@ -10,7 +10,7 @@ import type { JsonObject, JsonValue } from "./json-data";
 import { CSV_IMPORT_MAX_ROWS } from "./limits";
 
 // Excel reads UTF-8 only with a byte order mark; the importer strips it again.
-export const BOM = "\uFEFF";
+const BOM = "\uFEFF";
 
 /** One data row of an import: its spreadsheet row number and what it asks to write. */
 export type ImportRow = { row: number; channel: string; identifier: string; name: string | null; patch: [string, JsonValue][] };
@@ -103,7 +103,7 @@ export function readImportFile(file: string): { rows: ImportRow[]; errors: RowEr
   return { rows, errors };
 }
 
-const unparse = (rows: string[][]) => Papa.unparse(rows, { newline: "\r\n" }) + "\r\n";
+const unparse = (rows: string[][]) => `${Papa.unparse(rows, { newline: "\r\n" })}\r\n`;
 
 /** The export's first line (with the BOM): identifier, channel, name and a column per data key. */
 export function exportHeader(keys: string[]): string {
@@ -111,7 +111,10 @@ export function exportHeader(keys: string[]): string {
 }
 
 /** Export lines for these participants, one cell per data key (empty where the key is absent). */
-export function exportLines(participants: { identifier: string; channel: string; name: string | null; data: string }[], keys: string[]): string {
+export function exportLines(
+  participants: { identifier: string; channel: string; name: string | null; data: string }[],
+  keys: string[],
+): string {
   return unparse(
     participants.map((participant) => {
       const data = JSON.parse(participant.data) as JsonObject;

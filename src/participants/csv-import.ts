@@ -10,19 +10,19 @@ import { ProblemError } from "../shared/problem";
 import type { ImportRow, RowError } from "./csv-format";
 import { validateData } from "./data-schema";
 import { writeParticipantData } from "./data-writes";
-import { copyObject, jsonEqual, serializeData, setOwn, type JsonObject, type JsonValue } from "./json-data";
+import { copyObject, type JsonObject, type JsonValue, jsonEqual, serializeData, setOwn } from "./json-data";
 import {
   findParticipantsByNaturalKeys,
   insertParticipant,
+  type ParticipantRow,
   updateCustomerFields,
   updateParticipantData,
-  type ParticipantRow,
 } from "./storage";
 
 const LOOKUP_CHUNK = 200;
 const BATCH_CHUNK = 50;
 
-export type ImportReport = { created: number; updated: number; unchanged: number; errors: RowError[] };
+type ImportReport = { created: number; updated: number; unchanged: number; errors: RowError[] };
 
 type Plan = { key: string; rows: ImportRow[]; statement: D1PreparedStatement; created: boolean };
 
@@ -99,7 +99,15 @@ export async function importParticipants(
     const [channel, identifier] = JSON.parse(key) as [string, string];
     const text = JSON.stringify(data);
     const statement = row
-      ? updateParticipantData(db, { id: row.id, expectedVersion: row.version, data: text, name, bumpVersion: dataChanged, now, writeId: newId("wr") })
+      ? updateParticipantData(db, {
+          id: row.id,
+          expectedVersion: row.version,
+          data: text,
+          name,
+          bumpVersion: dataChanged,
+          now,
+          writeId: newId("wr"),
+        })
       : insertParticipant(db, {
           id: newId("part"),
           team_id: teamId,

@@ -1,15 +1,15 @@
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { ApiEnv } from "../shared/hono-env";
 import { ID_PATTERN } from "../shared/ids";
 import { limitBody, readJson } from "../shared/json-body";
 import { badRequest, notFound, problem } from "../shared/problem";
-import { writeParticipantData, type DataWriteResult, type WriteOutcome, type WriteTarget } from "./data-writes";
+import { type DataWriteResult, type WriteOutcome, type WriteTarget, writeParticipantData } from "./data-writes";
 import { Channel, DataObject, Identifier, ToolKey } from "./fields";
-import { etagOf, parseIfMatch } from "./if-match";
 import { idempotencyOf } from "./idempotency";
 import { purgeExpiredKeys } from "./idempotency-storage";
-import { copyObject, getOwn, mergePatch, setOwn, type JsonObject, type JsonValue } from "./json-data";
+import { etagOf, parseIfMatch } from "./if-match";
+import { copyObject, getOwn, type JsonObject, type JsonValue, mergePatch, setOwn } from "./json-data";
 import { DATA_WRITE_BODY_MAX_BYTES } from "./limits";
 
 /**
@@ -79,7 +79,10 @@ dataRoutes.patch("/:id/data", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) =>
   const target = targetById(c);
   const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type === "application/json-patch+json") {
-    throw problem("unsupported-media-type", "JSON Patch (RFC 6902) is not supported here; send an RFC 7396 merge patch as application/merge-patch+json.");
+    throw problem(
+      "unsupported-media-type",
+      "JSON Patch (RFC 6902) is not supported here; send an RFC 7396 merge patch as application/merge-patch+json.",
+    );
   }
   const patch = await readJson(c, DataObject);
   return runWrite(c, target, (current) => mergePatch(current, patch) as JsonObject, participantResponse);
@@ -87,15 +90,24 @@ dataRoutes.patch("/:id/data", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) =>
 
 const toolResponse = (key: string) => (outcome: WriteOutcome) => ({
   status: 200,
-  body: { participant_id: outcome.participant.id, key, value: getOwn(outcome.participant.data, key) ?? null, version: outcome.participant.version },
+  body: {
+    participant_id: outcome.participant.id,
+    key,
+    value: getOwn(outcome.participant.data, key) ?? null,
+    version: outcome.participant.version,
+  },
 });
 
 function typeConflict(key: string, expected: string, found: JsonValue): never {
   const kind = found === null ? "null" : Array.isArray(found) ? "array" : typeof found;
-  throw problem("data-type-conflict", `Key ${JSON.stringify(key)} holds ${kind === "object" ? "an object" : `a ${kind}`}, not ${expected}. Nothing was written.`, {
-    key,
-    found_type: kind,
-  });
+  throw problem(
+    "data-type-conflict",
+    `Key ${JSON.stringify(key)} holds ${kind === "object" ? "an object" : `a ${kind}`}, not ${expected}. Nothing was written.`,
+    {
+      key,
+      found_type: kind,
+    },
+  );
 }
 
 // Bot tool: append a value to the list under `key` (a missing key starts an empty list).
@@ -143,8 +155,17 @@ dataRoutes.put("/by-identifier/:chatbot_id/:channel/:identifier/data", limitBody
   if (!ID_PATTERN.test(chatbotId)) throw notFound("No chatbot with that id.");
   const channel = Channel.safeParse(c.req.param("channel"));
   const identifier = Identifier.safeParse(c.req.param("identifier"));
-  if (!channel.success) throw badRequest(`channel ${channel.error.issues[0]!.message}`, [{ pointer: "/channel", message: channel.error.issues[0]!.message }]);
-  if (!identifier.success) throw badRequest(`identifier ${identifier.error.issues[0]!.message}`, [{ pointer: "/identifier", message: identifier.error.issues[0]!.message }]);
+  if (!channel.success)
+    throw badRequest(`channel ${channel.error.issues[0]!.message}`, [{ pointer: "/channel", message: channel.error.issues[0]!.message }]);
+  if (!identifier.success)
+    throw badRequest(`identifier ${identifier.error.issues[0]!.message}`, [
+      { pointer: "/identifier", message: identifier.error.issues[0]!.message },
+    ]);
   const data = await readJson(c, DataObject);
-  return runWrite(c, { chatbotId, channel: channel.data, identifier: identifier.data, createIfMissing: true }, () => data, participantResponse);
+  return runWrite(
+    c,
+    { chatbotId, channel: channel.data, identifier: identifier.data, createIfMissing: true },
+    () => data,
+    participantResponse,
+  );
 });

@@ -1,9 +1,9 @@
-import { dereference, Validator, type OutputUnit, type Schema } from "@cfworker/json-schema";
+import { dereference, type OutputUnit, type Schema, Validator } from "@cfworker/json-schema";
 import { problem } from "../shared/problem";
 import { DRAFT_2020_12_URI, metaSchema2020_12 } from "./meta-schema-2020-12";
 
 /** One failing place: `pointer` (RFC 6901) into the checked document, `schema_pointer` into the schema. */
-export type SchemaError = { pointer: string; message: string; code: string; schema_pointer?: string };
+type SchemaError = { pointer: string; message: string; code: string; schema_pointer?: string };
 
 // `#/a/b` (the library's locations) -> `/a/b`; the root is "".
 const toPointer = (location: string) => (location.startsWith("#") ? location.slice(1) : location);
@@ -11,8 +11,19 @@ const toPointer = (location: string) => (location.startsWith("#") ? location.sli
 // Applicator keywords only say "a subschema failed"; where a deeper error explains the
 // failure, the applicator's own line is noise and is left out.
 const APPLICATORS = new Set([
-  "properties", "patternProperties", "additionalProperties", "items", "prefixItems", "contains",
-  "allOf", "$ref", "dependentSchemas", "unevaluatedProperties", "unevaluatedItems", "then", "else",
+  "properties",
+  "patternProperties",
+  "additionalProperties",
+  "items",
+  "prefixItems",
+  "contains",
+  "allOf",
+  "$ref",
+  "dependentSchemas",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "then",
+  "else",
   "propertyNames",
 ]);
 
@@ -25,7 +36,7 @@ function schemaErrors(units: OutputUnit[]): SchemaError[] {
   }));
   const explained = (error: SchemaError) =>
     APPLICATORS.has(error.code) &&
-    errors.some((other) => other !== error && !APPLICATORS.has(other.code) && other.schema_pointer!.startsWith(error.schema_pointer + "/"));
+    errors.some((other) => other !== error && !APPLICATORS.has(other.code) && other.schema_pointer!.startsWith(`${error.schema_pointer}/`));
   const leaves = errors.filter((error) => !explained(error));
   // Same place and message reached through two paths: report it once.
   const seen = new Set<string>();
@@ -41,8 +52,9 @@ const metaValidator = new Validator(metaSchema2020_12 as unknown as Schema, "202
 const UNSUPPORTED_KEYWORDS = ["$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor"];
 
 function findKeys(value: unknown, keys: string[], path: string, found: string[]): string[] {
-  if (Array.isArray(value)) value.forEach((item, index) => findKeys(item, keys, `${path}/${index}`, found));
-  else if (value && typeof value === "object") {
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) findKeys(item, keys, `${path}/${index}`, found);
+  } else if (value && typeof value === "object") {
     for (const [key, child] of Object.entries(value)) {
       const pointer = `${path}/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`;
       if (keys.includes(key)) found.push(pointer);
@@ -85,11 +97,16 @@ export function checkDataSchema(value: unknown): SchemaError[] {
   }
   const unresolved: SchemaError[] = [];
   const visit = (node: unknown, path: string) => {
-    if (Array.isArray(node)) node.forEach((item, index) => visit(item, `${path}/${index}`));
-    else if (node && typeof node === "object") {
+    if (Array.isArray(node)) {
+      for (const [index, item] of node.entries()) visit(item, `${path}/${index}`);
+    } else if (node && typeof node === "object") {
       const absolute = (node as { __absolute_ref__?: string }).__absolute_ref__;
       if (absolute !== undefined && lookup[absolute] === undefined) {
-        unresolved.push({ pointer: `${path}/$ref`, message: `$ref "${(node as Schema).$ref}" does not resolve within the schema`, code: "$ref" });
+        unresolved.push({
+          pointer: `${path}/$ref`,
+          message: `$ref "${(node as Schema).$ref}" does not resolve within the schema`,
+          code: "$ref",
+        });
       }
       for (const [key, child] of Object.entries(node)) visit(child, `${path}/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`);
     }
@@ -118,7 +135,10 @@ export function validateData(schemaText: string | null, data: unknown): SchemaEr
   return result.valid ? [] : schemaErrors(result.errors);
 }
 
-export function schemaViolation(errors: SchemaError[], detailPrefix = "The participant data does not match the chatbot's participant_data_schema") {
+function schemaViolation(
+  errors: SchemaError[],
+  detailPrefix = "The participant data does not match the chatbot's participant_data_schema",
+) {
   const where = errors.map((error) => `${error.pointer || "(root)"}: ${error.message}`).join("; ");
   return problem("schema-violation", `${detailPrefix}: ${where}. Nothing was written.`, { errors });
 }

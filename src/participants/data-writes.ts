@@ -1,25 +1,25 @@
 import { newId } from "../shared/ids";
 import { notFound, problem } from "../shared/problem";
 import { assertMatchesSchema } from "./data-schema";
-import { checkIfMatch, type IfMatch } from "./if-match";
 import type { IdempotencyRequest, StoredResponse } from "./idempotency";
 import { deleteExpiredKey, findRecordedResponse, isIdempotencyConflict, recordResponse } from "./idempotency-storage";
-import { jsonEqual, serializeData, type JsonObject } from "./json-data";
+import { checkIfMatch, type IfMatch } from "./if-match";
+import { type JsonObject, jsonEqual, serializeData } from "./json-data";
 import {
   findParticipantByNaturalKeyForWrite,
   findParticipantForWrite,
   insertParticipant,
-  presentParticipant,
-  updateParticipantData,
   type Participant,
   type ParticipantRow,
+  presentParticipant,
+  updateParticipantData,
 } from "./storage";
 
 export type WriteTarget = { participantId: string } | { chatbotId: string; channel: string; identifier: string; createIfMissing: true };
 
 export type WriteOutcome = { participant: Participant; created: boolean; changed: boolean };
 
-export type DataWrite = {
+type DataWrite = {
   db: D1Database;
   teamId: string;
   target: WriteTarget;
@@ -120,13 +120,10 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
 
     const batch = [deleteExpiredKey(db, idempotency, nowIso)];
     if (statement) batch.push(statement);
-    batch.push(
-      recordResponse(db, idempotency, response, now, statement ? { participantId: outcome.participant.id, writeId } : undefined),
-    );
+    batch.push(recordResponse(db, idempotency, response, now, statement ? { participantId: outcome.participant.id, writeId } : undefined));
     try {
       const results = await db.batch(batch);
       if (!statement || (results[1]!.meta.changes ?? 0) > 0) return { ...response, replayed: false };
-      continue;
     } catch (error) {
       // The same key committed first (a concurrent duplicate): the batch rolled back, replay it.
       if (!isIdempotencyConflict(error)) throw error;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { normaliseCustomerField, type CustomerField } from "../conversations/customer-fields";
+import { type CustomerField, normalizeCustomerField } from "../conversations/customer-fields";
 import { codePointLength } from "../shared/encoding";
 import { ID_PATTERN } from "../shared/ids";
 import { isIanaTimezone } from "../shared/time";
@@ -18,12 +18,13 @@ export const Identifier = z
   .string()
   .min(1, "must not be empty")
   .refine((value) => codePointLength(value) <= 255, "must be at most 255 characters")
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), "must not contain control characters");
 
-/** A customer field, normalised as the widget's special keys are (one rule for both ways in). */
+/** A customer field, normalized as the widget's special keys are (one rule for both ways in). */
 function customerField(field: CustomerField, message: string) {
   return z.string().transform((value, context) => {
-    const result = normaliseCustomerField(field, value);
+    const result = normalizeCustomerField(field, value);
     if (result.ok) return result.value;
     context.addIssue({ code: "custom", message });
     return z.NEVER;

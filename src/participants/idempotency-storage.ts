@@ -13,7 +13,9 @@ export async function findRecordedResponse(db: D1Database, request: IdempotencyR
     .first<KeyRow>();
   if (!row || row.expires_at <= now) return null;
   if (row.fingerprint !== request.fingerprint) {
-    throw problem("idempotency-key-reused", "This Idempotency-Key was already used for a different request (method, path or body differ). Use a new key for a new request.",
+    throw problem(
+      "idempotency-key-reused",
+      "This Idempotency-Key was already used for a different request (method, path or body differ). Use a new key for a new request.",
     );
   }
   return { status: row.status, body: JSON.parse(row.response) as Record<string, unknown> };
@@ -21,7 +23,9 @@ export async function findRecordedResponse(db: D1Database, request: IdempotencyR
 
 /** Frees the key where its earlier record has expired, so it may be inserted again. */
 export function deleteExpiredKey(db: D1Database, request: IdempotencyRequest, now: string): D1PreparedStatement {
-  return db.prepare("DELETE FROM idempotency_keys WHERE team_id = ? AND key = ? AND expires_at <= ?").bind(request.teamId, request.key, now);
+  return db
+    .prepare("DELETE FROM idempotency_keys WHERE team_id = ? AND key = ? AND expires_at <= ?")
+    .bind(request.teamId, request.key, now);
 }
 
 /**
@@ -46,9 +50,7 @@ export function recordResponse(
   ];
   const insert = "INSERT INTO idempotency_keys (team_id, key, fingerprint, status, response, created_at, expires_at)";
   if (!guard) return db.prepare(`${insert} VALUES (?, ?, ?, ?, ?, ?, ?)`).bind(...values);
-  return db
-    .prepare(`${insert} SELECT ?, ?, ?, ?, ?, ?, ? WHERE ${LAST_WRITE_GUARD}`)
-    .bind(...values, guard.participantId, guard.writeId);
+  return db.prepare(`${insert} SELECT ?, ?, ?, ?, ?, ?, ? WHERE ${LAST_WRITE_GUARD}`).bind(...values, guard.participantId, guard.writeId);
 }
 
 export const isIdempotencyConflict = (error: unknown) =>
@@ -57,7 +59,9 @@ export const isIdempotencyConflict = (error: unknown) =>
 /** Deletes a bounded batch of expired keys (run in the background after idempotent writes). */
 export async function purgeExpiredKeys(db: D1Database, now: string): Promise<void> {
   await db
-    .prepare("DELETE FROM idempotency_keys WHERE (team_id, key) IN (SELECT team_id, key FROM idempotency_keys WHERE expires_at <= ? LIMIT 500)")
+    .prepare(
+      "DELETE FROM idempotency_keys WHERE (team_id, key) IN (SELECT team_id, key FROM idempotency_keys WHERE expires_at <= ? LIMIT 500)",
+    )
     .bind(now)
     .run();
 }

@@ -9,7 +9,14 @@ export type IdempotencyRequest = { teamId: string; key: string; fingerprint: str
 export type StoredResponse = { status: number; body: Record<string, unknown> };
 
 /** What an idempotent request is: its key, and everything that says what it asks for. */
-export type IdempotentRequest = { teamId: string; key: string | undefined; method: string; path: string; contentType: string | undefined; body: string };
+type IdempotentRequest = {
+  teamId: string;
+  key: string | undefined;
+  method: string;
+  path: string;
+  contentType: string | undefined;
+  body: string;
+};
 
 /**
  * The request's `Idempotency-Key`, with a fingerprint of what it asks for (method, path

@@ -15,7 +15,8 @@ export function parseIfMatch(header: string | undefined): IfMatch {
   const versions: number[] = [];
   for (const part of header.split(",")) {
     const match = TAG.exec(part);
-    if (!match) throw badRequest(`If-Match must be "*" or a list of entity tags such as "3" (the ETag you read); got ${JSON.stringify(header)}.`);
+    if (!match)
+      throw badRequest(`If-Match must be "*" or a list of entity tags such as "3" (the ETag you read); got ${JSON.stringify(header)}.`);
     const [, weak, quoted, bare] = match;
     const text = bare ?? quoted!;
     if (!weak && /^\d{1,15}$/.test(text)) versions.push(Number(text));
@@ -28,7 +29,9 @@ export function checkIfMatch(ifMatch: IfMatch, currentVersion: number | null): v
   if (!ifMatch) return;
   const ok = currentVersion !== null && ("any" in ifMatch || ifMatch.versions.includes(currentVersion));
   if (ok) return;
-  const error = problem("precondition-failed", currentVersion === null
+  const error = problem(
+    "precondition-failed",
+    currentVersion === null
       ? "If-Match was sent but the participant does not exist. Nothing was written."
       : `If-Match does not match the participant's current version ${currentVersion} (ETag ${etagOf(currentVersion)}). Nothing was written; read it again and retry.`,
     currentVersion === null ? {} : { current_version: currentVersion },

@@ -4,8 +4,7 @@ import { DATA_MAX_BYTES, DATA_MAX_DEPTH } from "./limits";
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 export type JsonObject = { [key: string]: JsonValue };
 
-export const isJsonObject = (value: unknown): value is JsonObject =>
-  value !== null && typeof value === "object" && !Array.isArray(value);
+export const isJsonObject = (value: unknown): value is JsonObject => value !== null && typeof value === "object" && !Array.isArray(value);
 
 // Keys such as `__proto__` are ordinary data keys here: read and write own properties
 // only, so no key can reach or replace an object's prototype.
@@ -56,14 +55,20 @@ function depth(value: JsonValue, level = 0): number {
 /** The stored form of data, or the 422 problem where it exceeds the documented limits. */
 export function serializeData(data: JsonObject): string {
   if (depth(data) > DATA_MAX_DEPTH) {
-    throw problem("participant-data-too-large", `Participant data may nest objects and arrays at most ${DATA_MAX_DEPTH} levels deep. Nothing was written.`, {
-      limit_depth: DATA_MAX_DEPTH,
-    });
+    throw problem(
+      "participant-data-too-large",
+      `Participant data may nest objects and arrays at most ${DATA_MAX_DEPTH} levels deep. Nothing was written.`,
+      {
+        limit_depth: DATA_MAX_DEPTH,
+      },
+    );
   }
   const text = JSON.stringify(data);
   const bytes = new TextEncoder().encode(text).byteLength;
   if (bytes > DATA_MAX_BYTES) {
-    throw problem("participant-data-too-large", `Participant data may be at most ${DATA_MAX_BYTES} bytes as compact JSON; this write would make it ${bytes} bytes. Nothing was written.`,
+    throw problem(
+      "participant-data-too-large",
+      `Participant data may be at most ${DATA_MAX_BYTES} bytes as compact JSON; this write would make it ${bytes} bytes. Nothing was written.`,
       { limit_bytes: DATA_MAX_BYTES, size_bytes: bytes },
     );
   }

@@ -1,6 +1,6 @@
 /**
  * Limits of participant data, documented in docs/participants.md. Sizes are UTF-8 bytes
- * of the compact JSON serialisation, the form in which data is stored.
+ * of the compact JSON serialization, the form in which data is stored.
  */
 export const DATA_MAX_BYTES = 64 * 1024;
 /** Objects and arrays nested deeper than this are refused (keeps validation and rendering bounded). */

@@ -41,6 +41,7 @@ export const metaSchema2020_12 = {
     dependentSchemas: schemaMap,
     propertyNames: schema,
     if: schema,
+    // biome-ignore lint/suspicious/noThenProperty: the JSON Schema keyword
     then: schema,
     else: schema,
     allOf: { $ref: "#/$defs/schemaArray" },
@@ -52,10 +53,7 @@ export const metaSchema2020_12 = {
     unevaluatedProperties: schema,
     // validation
     type: {
-      anyOf: [
-        { $ref: "#/$defs/simpleTypes" },
-        { type: "array", items: { $ref: "#/$defs/simpleTypes" }, minItems: 1, uniqueItems: true },
-      ],
+      anyOf: [{ $ref: "#/$defs/simpleTypes" }, { type: "array", items: { $ref: "#/$defs/simpleTypes" }, minItems: 1, uniqueItems: true }],
     },
     const: true,
     enum: { type: "array", items: true },

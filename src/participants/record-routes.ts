@@ -16,9 +16,9 @@ import {
   findParticipantIdByNaturalKey,
   insertParticipant,
   listParticipants,
+  type ParticipantRow,
   presentParticipant,
   updateCustomerFields,
-  type ParticipantRow,
 } from "./storage";
 
 /** POST /, GET /, GET /:id, PATCH /:id: the participant record and its customer fields. */
@@ -31,13 +31,15 @@ const customerFields = {
   timezone: Timezone.nullable(),
 };
 
-const CreateParticipant = z.strictObject({
-  chatbot_id: z.string(),
-  channel: Channel,
-  identifier: Identifier,
-  ...customerFields,
-  data: DataObject.optional(),
-}).partial({ name: true, email: true, phone: true, timezone: true });
+const CreateParticipant = z
+  .strictObject({
+    chatbot_id: z.string(),
+    channel: Channel,
+    identifier: Identifier,
+    ...customerFields,
+    data: DataObject.optional(),
+  })
+  .partial({ name: true, email: true, phone: true, timezone: true });
 
 const UpdateParticipant = z.strictObject(customerFields).partial();
 
@@ -80,7 +82,8 @@ recordRoutes.post("/", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
     updated_at: now,
   };
   const inserted = await insertParticipant(c.env.DB, row).run();
-  if ((inserted.meta.changes ?? 0) === 0) throw (await conflict()) ?? problem("conflict", "The participant was created concurrently; retry.");
+  if ((inserted.meta.changes ?? 0) === 0)
+    throw (await conflict()) ?? problem("conflict", "The participant was created concurrently; retry.");
   c.header("ETag", etagOf(1));
   c.header("Location", `/v1/participants/${row.id}`);
   return c.json(presentParticipant(row), 201);
@@ -105,7 +108,7 @@ recordRoutes.get("/:id", async (c) => {
   const etag = etagOf(row.version);
   c.header("ETag", etag);
   const ifNoneMatch = c.req.header("If-None-Match");
-  if (ifNoneMatch && ifNoneMatch.split(",").some((tag) => tag.trim() === etag || tag.trim() === "*")) return c.body(null, 304);
+  if (ifNoneMatch?.split(",").some((tag) => tag.trim() === etag || tag.trim() === "*")) return c.body(null, 304);
   return c.json(presentParticipant(row));
 });
 

@@ -2,7 +2,7 @@
  * The `participants` table: every statement that reads or writes it. Functions return
  * values, or prepared statements for the caller to batch with others.
  */
-import { tallyD1, type Cost } from "../shared/cost";
+import { type Cost, tallyD1 } from "../shared/cost";
 import type { JsonObject } from "./json-data";
 
 export type ParticipantRow = {
@@ -23,7 +23,21 @@ export type ParticipantRow = {
 
 export type Participant = Omit<ParticipantRow, "data" | "team_id"> & { data: JsonObject };
 
-const COLUMNS = ["id", "team_id", "chatbot_id", "channel", "identifier", "name", "email", "phone", "timezone", "data", "version", "created_at", "updated_at"];
+const COLUMNS = [
+  "id",
+  "team_id",
+  "chatbot_id",
+  "channel",
+  "identifier",
+  "name",
+  "email",
+  "phone",
+  "timezone",
+  "data",
+  "version",
+  "created_at",
+  "updated_at",
+];
 
 /** Columns of the public representation plus team_id, qualified by `alias`. */
 function participantColumns(alias = ""): string {
@@ -53,10 +67,18 @@ export function presentParticipant(row: ParticipantRow): Participant {
 
 /** A participant of this team, or null: another team's participant is as absent as a missing one. */
 export async function findTeamParticipant(db: D1Database, teamId: string, id: string): Promise<ParticipantRow | null> {
-  return db.prepare(`SELECT ${participantColumns()} FROM participants WHERE id = ? AND team_id = ?`).bind(id, teamId).first<ParticipantRow>();
+  return db
+    .prepare(`SELECT ${participantColumns()} FROM participants WHERE id = ? AND team_id = ?`)
+    .bind(id, teamId)
+    .first<ParticipantRow>();
 }
 
-export async function findParticipantIdByNaturalKey(db: D1Database, chatbotId: string, channel: string, identifier: string): Promise<string | null> {
+export async function findParticipantIdByNaturalKey(
+  db: D1Database,
+  chatbotId: string,
+  channel: string,
+  identifier: string,
+): Promise<string | null> {
   const row = await db
     .prepare("SELECT id FROM participants WHERE chatbot_id = ? AND channel = ? AND identifier = ?")
     .bind(chatbotId, channel, identifier)
@@ -64,7 +86,7 @@ export async function findParticipantIdByNaturalKey(db: D1Database, chatbotId: s
   return row?.id ?? null;
 }
 
-export type ListFilter = { teamId: string; chatbotId?: string; channel?: string; identifier?: string; cursor?: string; limit: number };
+type ListFilter = { teamId: string; chatbotId?: string; channel?: string; identifier?: string; cursor?: string; limit: number };
 
 /** One page in creation order (ids are time-ordered); `nextCursor` is the last id where more follow. */
 export async function listParticipants(db: D1Database, filter: ListFilter): Promise<{ rows: ParticipantRow[]; nextCursor: string | null }> {
@@ -143,7 +165,11 @@ export async function findParticipantByNaturalKeyForWrite(
 }
 
 /** The participants of a chatbot among these (channel, identifier) pairs, in one statement. */
-export async function findParticipantsByNaturalKeys(db: D1Database, chatbotId: string, pairs: [string, string][]): Promise<ParticipantRow[]> {
+export async function findParticipantsByNaturalKeys(
+  db: D1Database,
+  chatbotId: string,
+  pairs: [string, string][],
+): Promise<ParticipantRow[]> {
   const { results } = await db
     .prepare(
       `SELECT ${participantColumns("p")} FROM json_each(?) j JOIN participants p
@@ -163,7 +189,7 @@ export async function listDataKeys(db: D1Database, chatbotId: string): Promise<s
   return results.map((row) => row.key);
 }
 
-export type ExportRow = { id: string; identifier: string; channel: string; name: string | null; data: string };
+type ExportRow = { id: string; identifier: string; channel: string; name: string | null; data: string };
 
 /** A page of a chatbot's participants after `cursor`, in id order. */
 export async function listExportPage(db: D1Database, chatbotId: string, cursor: string, limit: number): Promise<ExportRow[]> {
@@ -250,7 +276,17 @@ export function upsertWebParticipant(
          updated_at = excluded.updated_at
        RETURNING id`,
     )
-    .bind(input.id, input.teamId, input.chatbotId, input.visitorId, customer.name, customer.email, customer.phone, customer.timezone, input.now);
+    .bind(
+      input.id,
+      input.teamId,
+      input.chatbotId,
+      input.visitorId,
+      customer.name,
+      customer.email,
+      customer.phone,
+      customer.timezone,
+      input.now,
+    );
 }
 
 /**
@@ -273,7 +309,7 @@ export function updateParticipantData(
     .bind(input.data, input.name, bump, input.now, input.writeId, input.id, input.expectedVersion);
 }
 
-export type CustomerFields = Partial<CustomerRecord>;
+type CustomerFields = Partial<CustomerRecord>;
 
 /**
  * Writes only the given customer fields, so fields set elsewhere are not overwritten

@@ -85,7 +85,7 @@ export function playgroundPage(chatbot: { id: string; name: string }, origin: st
 <ol>
 <li>Open DevTools (F12, or Cmd+Option+I on a Mac) and go to the <strong>Console</strong> tab.</li>
 <li>Paste a snippet below: keys with the exact prefix <code>${escapeHtml(WIDGET_STORAGE_PREFIX)}</code> are read by the widget.</li>
-<li>Open the chat and send a message. The reply summarises what arrived; the panel shows what is stored.</li>
+<li>Open the chat and send a message. The reply summarizes what arrived; the panel shows what is stored.</li>
 <li>Set more values mid-conversation: they arrive with the next message.</li>
 </ol>
 ${snippets}

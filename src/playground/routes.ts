@@ -17,7 +17,7 @@ export const playgroundRoutes = new Hono<{ Bindings: Env }>();
 /**
  * The panel's data: the conversation's widget metadata (keys with WIDGET_KEY_PREFIX), read
  * from its Durable Object (the truth, not the D1 projection that lags), and the
- * participant's customer record. Authorised by the conversation token the widget holds, so
+ * participant's customer record. Authorized by the conversation token the widget holds, so
  * a playground page only ever sees its own conversation.
  */
 playgroundRoutes.get("/api/conversations/:id", async (c) => {

@@ -1,10 +1,10 @@
 import type { JsonObject } from "../participants/json-data";
 import { findRenderHead, findRenderSource, type RenderHead } from "../participants/storage";
-import { costHeader, newCost, RENDER_COST_COUNTERS, type Cost } from "../shared/cost";
+import { type Cost, costHeader, newCost, RENDER_COST_COUNTERS } from "../shared/cost";
 import { sha256, toBase64Url } from "../shared/encoding";
 import { ID_PATTERN } from "../shared/ids";
 import { notFound } from "../shared/problem";
-import { finishRender, renderTemplate, type RenderedParts } from "./template";
+import { finishRender, type RenderedParts, renderTemplate } from "./template";
 
 /** Bump when the rendering rules change, so no render of older rules is served. */
 const RENDERER_VERSION = "r1";
@@ -23,7 +23,7 @@ async function renderKey(participantId: string, head: RenderHead, template: stri
   return `render:${RENDERER_VERSION}:${participantId}:${head.version}:${digest}`;
 }
 
-export type RenderResult = { prompt: string; cache: "hit" | "miss"; version: number };
+type RenderResult = { prompt: string; cache: "hit" | "miss"; version: number };
 
 /**
  * Renders `template` for a participant of `teamId` through the KV cache.
@@ -51,7 +51,10 @@ async function renderForParticipant(
   const parts = renderTemplate(template, { data: JSON.parse(full.data) as JsonObject, name: full.name, timezone: full.timezone });
   // Written before answering, so the next render finds it; keyed by what was rendered
   // (a write between the two reads yields the newer version's key, not the older one's).
-  const fullKey = full.version === head.version && full.name === head.name && full.timezone === head.timezone ? key : await renderKey(participantId, full, template);
+  const fullKey =
+    full.version === head.version && full.name === head.name && full.timezone === head.timezone
+      ? key
+      : await renderKey(participantId, full, template);
   cost.kvWrites += 1;
   await env.RENDERS.put(fullKey, JSON.stringify(parts), { expirationTtl: RENDER_TTL_SECONDS });
   return { prompt: finishRender(parts, now, full.timezone), cache: "miss", version: full.version };

@@ -1,7 +1,7 @@
-import { copyObject, getOwn, isJsonObject, setOwn, type JsonObject, type JsonValue } from "../participants/json-data";
+import { copyObject, getOwn, isJsonObject, type JsonObject, type JsonValue, setOwn } from "../participants/json-data";
 
 /** What a template may read about its participant. */
-export type TemplateInput = { data: JsonObject; name: string | null; timezone: string | null };
+type TemplateInput = { data: JsonObject; name: string | null; timezone: string | null };
 
 /**
  * A template rendered up to `{current_datetime}`: the prompt is `parts.join(now)`.
@@ -13,7 +13,7 @@ export type RenderedParts = string[];
 const CURRENT_DATETIME = Symbol("current_datetime");
 
 /** `{participant_data}`: the data object with `name` and `timezone` added where set and not already in the data. */
-export function participantDataObject(input: TemplateInput): JsonObject {
+function participantDataObject(input: TemplateInput): JsonObject {
   const object = copyObject(input.data);
   if (input.name !== null && !Object.hasOwn(object, "name")) setOwn(object, "name", input.name);
   if (input.timezone !== null && !Object.hasOwn(object, "timezone")) setOwn(object, "timezone", input.timezone);

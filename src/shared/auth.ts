@@ -31,10 +31,7 @@ const keyCache = new Map<string, Promise<CryptoKey>>();
 function hmacKey(secret: string): Promise<CryptoKey> {
   let key = keyCache.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-      "verify",
-    ]);
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
     keyCache.set(secret, key);
   }
   return key;
@@ -58,10 +55,7 @@ const VERIFIED_TOKENS_MAX = 10_000;
 const verifiedTokens = new Map<string, { secret: string; claims: ConversationClaims }>();
 
 /** Returns the claims of a genuine token, or null for anything forged or malformed. */
-export async function verifyConversationToken(
-  secret: string | undefined,
-  token: string,
-): Promise<ConversationClaims | null> {
+export async function verifyConversationToken(secret: string | undefined, token: string): Promise<ConversationClaims | null> {
   const known = verifiedTokens.get(token);
   if (known && known.secret === secret) return known.claims;
   const claims = await verifyTokenSignature(secret, token);
@@ -79,13 +73,8 @@ async function verifyTokenSignature(secret: string | undefined, token: string): 
   const signature = fromBase64Url(signatureText);
   // Only the canonical spelling: the last character's spare bits would otherwise let
   // several different tokens pass for one signature.
-  if (!signature || signature.byteLength !== 32 || toBase64Url(signature) !== signatureText) return null;
-  const genuine = await crypto.subtle.verify(
-    "HMAC",
-    await hmacKey(requireSecret(secret)),
-    signature,
-    new TextEncoder().encode(payload),
-  );
+  if (signature?.byteLength !== 32 || toBase64Url(signature) !== signatureText) return null;
+  const genuine = await crypto.subtle.verify("HMAC", await hmacKey(requireSecret(secret)), signature, new TextEncoder().encode(payload));
   if (!genuine) return null;
   const bytes = fromBase64Url(payload);
   if (!bytes) return null;

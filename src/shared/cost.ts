@@ -31,5 +31,5 @@ export const RENDER_COST_COUNTERS = ["d1RowsRead", "d1RowsWritten", "kvReads", "
  * order: `{ doRowsRead: 2 }` with `["doRowsRead"]` becomes `do-rows-read=2`.
  */
 export function costHeader(cost: Cost, counters: readonly (keyof Cost)[]): string {
-  return counters.map((name) => `${name.replace(/[A-Z]/g, (letter) => "-" + letter.toLowerCase())}=${cost[name]}`).join(", ");
+  return counters.map((name) => `${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}=${cost[name]}`).join(", ");
 }

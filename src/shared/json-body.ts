@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { badRequest, problem, type FieldError } from "./problem";
+import { badRequest, type FieldError, problem } from "./problem";
 
 /**
  * Refuses a body over `maxBytes` with 413 before it is parsed: at once by its declared
@@ -18,14 +18,14 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
 
 /** An RFC 6901 pointer: "" is the whole document, "/a/0" a member of it. */
 function pointerTo(path: readonly PropertyKey[]): string {
-  return path.map((part) => "/" + String(part).replaceAll("~", "~0").replaceAll("/", "~1")).join("");
+  return path.map((part) => `/${String(part).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
 }
 
 /**
  * Converts zod issues to RFC 6901 pointers with their messages. Unknown keys are
  * named one by one, so the client sees which fields to drop.
  */
-export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
   return issues.flatMap((issue): FieldError[] =>
     issue.code === "unrecognized_keys"
       ? issue.keys.map((key) => ({ pointer: pointerTo([...issue.path, key]), message: "is not a known field", code: issue.code }))

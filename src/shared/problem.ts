@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 /** One failing field of a request, named by its JSON Pointer (RFC 6901). */
 export type FieldError = { pointer: string; message: string; code?: string };
 
-export type Problem = {
+type Problem = {
   type: string;
   title: string;
   status: number;
@@ -40,7 +40,7 @@ export const PROBLEMS = {
   "write-contention": { status: 503, title: "Write contention" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
-export type ProblemSlug = keyof typeof PROBLEMS;
+type ProblemSlug = keyof typeof PROBLEMS;
 
 /**
  * Thrown anywhere in a request; the app's error handler turns it into an
@@ -57,7 +57,7 @@ export class ProblemError extends Error {
 
 type Extras = Omit<Partial<Problem>, "type" | "title" | "status" | "detail">;
 
-/** The problem `slug` (status and title from the catalogue) with this detail and extra members. */
+/** The problem `slug` (status and title from the catalog) with this detail and extra members. */
 export function problem(slug: ProblemSlug, detail: string, extras: Extras = {}, headers: Record<string, string> = {}): ProblemError {
   const { status, title } = PROBLEMS[slug];
   return new ProblemError({ type: `/problems/${slug}`, title, status, detail, ...extras }, headers);
@@ -72,8 +72,7 @@ export function slugForStatus(status: number): ProblemSlug {
 
 export const badRequest = (detail: string, errors?: FieldError[]) =>
   errors ? problem("validation-failed", detail, { errors }) : problem("bad-request", detail);
-export const unauthorized = (detail: string) =>
-  problem("unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="chat-context"' });
+export const unauthorized = (detail: string) => problem("unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="chat-context"' });
 export const notFound = (detail: string) => problem("not-found", detail);
 export const forbidden = (detail: string) => problem("forbidden", detail);
 

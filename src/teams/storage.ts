@@ -1,6 +1,6 @@
 /** The `teams` table. */
 
-export type TeamRow = { id: string; name: string; created_at: string };
+type TeamRow = { id: string; name: string; created_at: string };
 
 export function insertTeam(db: D1Database, row: TeamRow): D1PreparedStatement {
   return db.prepare("INSERT INTO teams (id, name, created_at) VALUES (?, ?, ?)").bind(row.id, row.name, row.created_at);

@@ -2,17 +2,17 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { findChatbotCached } from "../chatbots/storage";
 import { conversationClient } from "../conversations/client";
-import { MessagesPageQuery } from "../conversations/model";
 import { METADATA_LIMITS, type Warning } from "../conversations/metadata-rules";
+import { MessagesPageQuery } from "../conversations/model";
 import { bearer, signConversationToken, verifyConversationToken } from "../shared/auth";
 import { costHeader, OBJECT_COST_COUNTERS } from "../shared/cost";
 import { codePointLength } from "../shared/encoding";
 import { newId } from "../shared/ids";
-import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
+import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import { notFound, unauthorized } from "../shared/problem";
 import { isIanaTimezone } from "../shared/time";
-import { checkOrigin, widgetCors, type WidgetEnv } from "./cors";
+import { checkOrigin, type WidgetEnv, widgetCors } from "./cors";
 
 /** Longest visitor message, in code points (a design decision: docs/conversations.md). */
 export const MESSAGE_TEXT_MAX_CODE_POINTS = 10_000;
@@ -65,8 +65,6 @@ function checkTimezone(timezone: string | null | undefined): { timezone: string 
     : { timezone: null, warnings: [{ key: "timezone", reason: "invalid_timezone" }] };
 }
 
-
-
 export const widgetRoutes = new Hono<WidgetEnv>();
 widgetRoutes.use(widgetCors);
 
@@ -95,7 +93,13 @@ widgetRoutes.post("/conversations", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c
   });
   c.header("Chat-Context-Cost", costHeader(started.cost, OBJECT_COST_COUNTERS));
   return c.json(
-    { conversation_id: conversationId, token, participant_id: started.info.participant_id, visitor_id: visitorId, metadata: started.metadata },
+    {
+      conversation_id: conversationId,
+      token,
+      participant_id: started.info.participant_id,
+      visitor_id: visitorId,
+      metadata: started.metadata,
+    },
     201,
   );
 });

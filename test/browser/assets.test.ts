@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BASE, api } from "./support";
+import { api, BASE } from "./support";
 
 /** The published budget for the embeddable widget (docs/widget.md). */
 const WIDGET_GZIP_BUDGET_BYTES = 10 * 1024;
@@ -22,7 +22,10 @@ describe("static assets next to the Worker", () => {
   });
 
   it("serves the playground's script and styles", async () => {
-    for (const [path, type] of [["/playground.js", /javascript/], ["/playground.css", /text\/css/]] as const) {
+    for (const [path, type] of [
+      ["/playground.js", /javascript/],
+      ["/playground.css", /text\/css/],
+    ] as const) {
       const response = await fetch(BASE + path);
       expect(response.status, path).toBe(200);
       expect(response.headers.get("Content-Type"), path).toMatch(type);

@@ -89,7 +89,7 @@ describe("custom data from localStorage, in Chromium", () => {
       "xoctocom:data:inner": "no",
       " octocom:data:space": "no",
       "octocom:data": "no",
-      "other": "no",
+      other: "no",
     });
     await launcher(page).click();
     await send(page, "prefix check");

@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASE, api, createChatbot, launch, launcher, send, widgetState } from "./support";
+import { api, BASE, createChatbot, launch, launcher, send, widgetState } from "./support";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -13,7 +13,11 @@ afterAll(async () => {
 const HOSTILE_NAME = `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> Bot & "co"`;
 
 /** The panel's cell for a key of a table (#metadata, #customer, #local). */
-const cell = (page: Page, table: string, key: string) => page.locator(`#${table} tr`).filter({ has: page.locator("th", { hasText: key }) }).locator("td");
+const cell = (page: Page, table: string, key: string) =>
+  page
+    .locator(`#${table} tr`)
+    .filter({ has: page.locator("th", { hasText: key }) })
+    .locator("td");
 
 async function openPlayground(chatbotId: string) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -46,7 +50,9 @@ describe("the playground", () => {
     const snippet = page.locator("figure.snippet").first();
     await snippet.getByRole("button", { name: "Copy" }).click();
     const copied: string = await page.evaluate(() => (globalThis as any).navigator.clipboard.readText());
-    expect(copied).toBe('localStorage.setItem("octocom:data:user_id", "test-123");\nlocalStorage.setItem("octocom:data:email", "test@example.com");');
+    expect(copied).toBe(
+      'localStorage.setItem("octocom:data:user_id", "test-123");\nlocalStorage.setItem("octocom:data:email", "test@example.com");',
+    );
     await page.evaluate(copied);
     await cell(page, "local", "octocom:data:user_id").filter({ hasText: "test-123" }).waitFor();
 

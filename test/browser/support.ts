@@ -1,7 +1,7 @@
 // Shared helpers of the browser suite. This file is also compiled by the root tsconfig
 // (Worker types, no Node or DOM types): it imports nothing from `node:`, and code run
 // in the page reaches the page's globals through `globalThis as any`.
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page } from "playwright-core";
 import { inject } from "vitest";
 import { readResponse } from "../support/responses";
 
@@ -79,14 +79,23 @@ export function sitePage(chatbotId: string): string {
 </body></html>`;
 }
 
-export type Site = { context: BrowserContext; page: Page; messageBodies: any[]; startBodies: any[]; warnings: string[]; pageErrors: string[] };
+export type Site = {
+  context: BrowserContext;
+  page: Page;
+  messageBodies: any[];
+  startBodies: any[];
+  warnings: string[];
+  pageErrors: string[];
+};
 
 /** A fresh context (its own storage) on the site's page, recording what the widget sends. */
 export async function openSite(browser: Browser, chatbotId: string, options: BrowserContextOptions = {}): Promise<Site> {
   // The site is "public" to Chromium and the service under test is on loopback: Local
   // Network Access asks the visitor for permission, granted here as a visitor would.
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ["local-network-access"], ...options });
-  await context.route(`${SITE}/**`, (route) => route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: sitePage(chatbotId) }));
+  await context.route(`${SITE}/**`, (route) =>
+    route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: sitePage(chatbotId) }),
+  );
   const page = await context.newPage();
   const site: Site = { context, page, messageBodies: [], startBodies: [], warnings: [], pageErrors: [] };
   page.on("request", (request) => {

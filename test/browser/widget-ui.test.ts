@@ -1,6 +1,19 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASE, api, botMessages, createChatbot, launch, launcher, messageBox, openSite, send, sendButton, setData, widgetState } from "./support";
+import {
+  api,
+  BASE,
+  botMessages,
+  createChatbot,
+  launch,
+  launcher,
+  messageBox,
+  openSite,
+  send,
+  sendButton,
+  setData,
+  widgetState,
+} from "./support";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -11,7 +24,7 @@ afterAll(async () => {
 });
 
 const panel = (page: Page) => page.getByRole("dialog", { name: "Chat" });
-const isFocused = (page: Page, locator: ReturnType<typeof launcher>) =>
+const isFocused = (_page: Page, locator: ReturnType<typeof launcher>) =>
   locator.evaluate((node: any) => node.getRootNode().activeElement === node);
 
 describe("the widget in Chromium", () => {
@@ -192,7 +205,12 @@ describe("the widget in Chromium", () => {
 
   it("fits a phone-sized screen", async () => {
     const { chatbotId } = await createChatbot();
-    const site = await openSite(browser, chatbotId, { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    const site = await openSite(browser, chatbotId, {
+      viewport: { width: 375, height: 667 },
+      isMobile: true,
+      hasTouch: true,
+      deviceScaleFactor: 2,
+    });
     const { page } = site;
     await launcher(page).click();
     await send(page, "hello from a phone");
@@ -245,7 +263,8 @@ describe("the widget in Chromium", () => {
         }
         const a = await pixels(closedPng);
         const b = await pixels(openPng);
-        const isBrand = (d: Uint8ClampedArray, i: number) => Math.abs(d[i]! - 47) < 12 && Math.abs(d[i + 1]! - 91) < 12 && Math.abs(d[i + 2]! - 234) < 12;
+        const isBrand = (d: Uint8ClampedArray, i: number) =>
+          Math.abs(d[i]! - 47) < 12 && Math.abs(d[i + 1]! - 91) < 12 && Math.abs(d[i + 2]! - 234) < 12;
         let changed = 0;
         let brandClosed = 0;
         let brandOpen = 0;
@@ -256,14 +275,26 @@ describe("the widget in Chromium", () => {
             const i = (y * b.width + x) * 4;
             if (isBrand(a.data, i)) brandClosed++;
             if (isBrand(b.data, i)) brandOpen++;
-            if (Math.abs(a.data[i]! - b.data[i]!) + Math.abs(a.data[i + 1]! - b.data[i + 1]!) + Math.abs(a.data[i + 2]! - b.data[i + 2]!) > 30) {
+            if (
+              Math.abs(a.data[i]! - b.data[i]!) + Math.abs(a.data[i + 1]! - b.data[i + 1]!) + Math.abs(a.data[i + 2]! - b.data[i + 2]!) >
+              30
+            ) {
               changed++;
               minX = Math.min(minX, x);
               minY = Math.min(minY, y);
             }
           }
         }
-        return { width: b.width, height: b.height, sameSize: a.width === b.width && a.height === b.height, changed, brandClosed, brandOpen, minX, minY };
+        return {
+          width: b.width,
+          height: b.height,
+          sameSize: a.width === b.width && a.height === b.height,
+          changed,
+          brandClosed,
+          brandOpen,
+          minX,
+          minY,
+        };
       },
       [(closed as any).toString("base64"), (open as any).toString("base64")] as [string, string],
     );

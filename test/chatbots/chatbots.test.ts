@@ -54,8 +54,11 @@ describe("POST /v1/chatbots", () => {
 
   it("names every failing field", async () => {
     const team = await createTeam();
-    const response = await call("POST", "/v1/chatbots", { token: team.apiKey, body: { allowed_origins: "https://a.example", colour: "red" } });
-    expectFieldErrors(response, ["/name", "/allowed_origins", "/colour"]);
+    const response = await call("POST", "/v1/chatbots", {
+      token: team.apiKey,
+      body: { allowed_origins: "https://a.example", color: "red" },
+    });
+    expectFieldErrors(response, ["/name", "/allowed_origins", "/color"]);
   });
 
   it("answers malformed JSON with 400", async () => {
@@ -139,7 +142,11 @@ describeApiKeyAuth({
   routes: [
     { method: "POST", path: () => "/v1/chatbots", body: () => ({ name: "x" }), teamWide: true },
     { method: "GET", path: ({ chatbot }) => `/v1/chatbots/${chatbot}` },
-    { method: "PATCH", path: ({ chatbot }) => `/v1/chatbots/${chatbot}`, body: () => ({ name: "Stolen", allowed_origins: ["https://evil.example"] }) },
+    {
+      method: "PATCH",
+      path: ({ chatbot }) => `/v1/chatbots/${chatbot}`,
+      body: () => ({ name: "Stolen", allowed_origins: ["https://evil.example"] }),
+    },
   ],
   unchanged: async ({ team, ids }) => {
     const read = await call("GET", `/v1/chatbots/${ids.chatbot}`, { token: team.apiKey });

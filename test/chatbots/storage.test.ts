@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { findChatbot, findChatbotCached, findTeamChatbot, insertChatbot, updateChatbot, type Chatbot } from "../../src/chatbots/storage";
+import { type Chatbot, findChatbot, findChatbotCached, findTeamChatbot, insertChatbot, updateChatbot } from "../../src/chatbots/storage";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
 

@@ -114,8 +114,11 @@ describe("GET /v1/conversations", () => {
     const conversation = await startConversation({ data: { tag: "a\u0000b" } });
     await flushProjection(conversation.conversation_id);
     const list = async (value: string) =>
-      (await call("GET", `/v1/conversations?metadata_key=chat-widget:tag&metadata_value=${encodeURIComponent(value)}`, { token: conversation.team.apiKey }))
-        .json.conversations.length;
+      (
+        await call("GET", `/v1/conversations?metadata_key=chat-widget:tag&metadata_value=${encodeURIComponent(value)}`, {
+          token: conversation.team.apiKey,
+        })
+      ).json.conversations.length;
     expect(await list("a\u0000b")).toBe(1);
     expect(await list("a")).toBe(0);
   });
@@ -163,7 +166,9 @@ describe("GET /v1/conversations/:id", () => {
     await sendMessageOk(conversation.conversation_id, conversation.token, { text: "one" });
     const sent = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "two" });
     expect(await flushProjection(conversation.conversation_id)).toBe(true);
-    const row = await env.DB.prepare("SELECT message_count, last_message_at FROM conversations WHERE id = ?").bind(conversation.conversation_id).first();
+    const row = await env.DB.prepare("SELECT message_count, last_message_at FROM conversations WHERE id = ?")
+      .bind(conversation.conversation_id)
+      .first();
     expect(row).toEqual({ message_count: 4, last_message_at: sent.json.reply.created_at });
   });
 
@@ -182,7 +187,10 @@ describe("conversation metadata API", () => {
     const one = await call("GET", metadataPath(conversation.conversation_id, "chat-widget:plan"), { token: conversation.team.apiKey });
     expect(one.status).toBe(200);
     expect(one.json).toEqual({ key: "chat-widget:plan", value: "pro", updated_at: expect.any(String) });
-    expectProblem(await call("GET", metadataPath(conversation.conversation_id, "chat-widget:absent"), { token: conversation.team.apiKey }), 404);
+    expectProblem(
+      await call("GET", metadataPath(conversation.conversation_id, "chat-widget:absent"), { token: conversation.team.apiKey }),
+      404,
+    );
   });
 
   it("PUT creates (201) then replaces (200) any key", async () => {
@@ -203,12 +211,13 @@ describe("conversation metadata API", () => {
   it("PUT applies the same limits, answering 422 with the reason", async () => {
     const conversation = await startConversation();
     const apiKey = conversation.team.apiKey;
-    const put = (key: string, value: string) => call("PUT", metadataPath(conversation.conversation_id, key), { token: apiKey, body: { value } });
+    const put = (key: string, value: string) =>
+      call("PUT", metadataPath(conversation.conversation_id, key), { token: apiKey, body: { value } });
 
     expect((await put("k".repeat(200), "fits")).status).toBe(201);
     expect(expectProblem(await put("k".repeat(201), "x"), 422)).toMatchObject({ reason: "key_too_long", key: "k".repeat(201) });
-    expect((await put("astral" + "𝒜".repeat(194), "fits")).status).toBe(201);
-    expect(expectProblem(await put("astral" + "𝒜".repeat(195), "x"), 422).reason).toBe("key_too_long");
+    expect((await put(`astral${"𝒜".repeat(194)}`, "fits")).status).toBe(201);
+    expect(expectProblem(await put(`astral${"𝒜".repeat(195)}`, "x"), 422).reason).toBe("key_too_long");
 
     expect((await put("long", "𝒜".repeat(50_000))).status).toBe(201);
     expect(expectProblem(await put("too-long", "v".repeat(50_001)), 422).reason).toBe("value_too_long");
@@ -221,7 +230,7 @@ describe("conversation metadata API", () => {
   it("PUT admits a value at the limit however the client escapes its JSON", async () => {
     const conversation = await startConversation();
     // As Python's json.dumps writes it: each astral character a 12-byte surrogate pair escape.
-    const escaped = '{"value": "' + "\\ud835\\udc9c".repeat(50_000) + '"}';
+    const escaped = `{"value": "${"\\ud835\\udc9c".repeat(50_000)}"}`;
     expect(escaped.length).toBeGreaterThan(600_000);
     const response = await call("PUT", metadataPath(conversation.conversation_id, "escaped"), {
       token: conversation.team.apiKey,
@@ -236,7 +245,10 @@ describe("conversation metadata API", () => {
     const apiKey = conversation.team.apiKey;
     const refused = await call("PUT", metadataPath(conversation.conversation_id, "one-too-many"), { token: apiKey, body: { value: "x" } });
     expect(expectProblem(refused, 422)).toMatchObject({ type: "/problems/metadata-limit", reason: "pair_limit_reached" });
-    const replaced = await call("PUT", metadataPath(conversation.conversation_id, "chat-widget:k000"), { token: apiKey, body: { value: "new" } });
+    const replaced = await call("PUT", metadataPath(conversation.conversation_id, "chat-widget:k000"), {
+      token: apiKey,
+      body: { value: "new" },
+    });
     expect(replaced.status).toBe(200);
     expect(Object.keys((await getConversation(apiKey, conversation.conversation_id)).metadata)).toHaveLength(200);
   });
@@ -244,12 +256,22 @@ describe("conversation metadata API", () => {
   it("PUT of a special key updates the customer, or warns", async () => {
     const conversation = await startConversation();
     const apiKey = conversation.team.apiKey;
-    const good = await call("PUT", metadataPath(conversation.conversation_id, "chat-widget:email"), { token: apiKey, body: { value: "api@example.com" } });
+    const good = await call("PUT", metadataPath(conversation.conversation_id, "chat-widget:email"), {
+      token: apiKey,
+      body: { value: "api@example.com" },
+    });
     expect(good.json.warnings).toEqual([]);
-    const bad = await call("PUT", metadataPath(conversation.conversation_id, "chat-widget:phone"), { token: apiKey, body: { value: "nope" } });
+    const bad = await call("PUT", metadataPath(conversation.conversation_id, "chat-widget:phone"), {
+      token: apiKey,
+      body: { value: "nope" },
+    });
     expect(bad.status).toBe(201);
     expect(bad.json.warnings).toEqual([{ key: "chat-widget:phone", reason: "invalid_phone" }]);
-    expect((await getConversation(apiKey, conversation.conversation_id)).customer).toEqual({ name: null, email: "api@example.com", phone: null });
+    expect((await getConversation(apiKey, conversation.conversation_id)).customer).toEqual({
+      name: null,
+      email: "api@example.com",
+      phone: null,
+    });
   });
 
   it("PUT validates its body", async () => {

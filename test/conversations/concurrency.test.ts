@@ -8,13 +8,17 @@ describe("rule 7: concurrent messages", () => {
 
     const keys = Array.from({ length: 50 }, (_, i) => `racer_${String(i).padStart(2, "0")}`);
     const responses = await Promise.all(
-      keys.map((key) => sendMessage(conversation.conversation_id, conversation.token, { text: `adds ${key}`, data: { [key]: `value of ${key}` } })),
+      keys.map((key) =>
+        sendMessage(conversation.conversation_id, conversation.token, { text: `adds ${key}`, data: { [key]: `value of ${key}` } }),
+      ),
     );
     for (const response of responses) expect(response.status).toBe(201);
 
     const acceptedKeys = keys.filter((_, i) => responses[i]!.json.metadata.accepted.includes(keys[i]));
     const rejectedKeys = keys.filter((_, i) =>
-      responses[i]!.json.metadata.rejected.some((r: { key: string; reason: string }) => r.key === keys[i] && r.reason === "pair_limit_reached"),
+      responses[i]!.json.metadata.rejected.some(
+        (r: { key: string; reason: string }) => r.key === keys[i] && r.reason === "pair_limit_reached",
+      ),
     );
     expect(acceptedKeys).toHaveLength(20);
     expect(rejectedKeys).toHaveLength(30);
@@ -51,7 +55,9 @@ describe("rule 7: concurrent messages", () => {
   it("concurrent customer changes leave the record at the last applied value", async () => {
     const conversation = await startConversation();
     const emails = Array.from({ length: 10 }, (_, i) => `person${i}@example.com`);
-    await Promise.all(emails.map((email) => sendMessage(conversation.conversation_id, conversation.token, { text: email, data: { email } })));
+    await Promise.all(
+      emails.map((email) => sendMessage(conversation.conversation_id, conversation.token, { text: email, data: { email } })),
+    );
     const last = (await visitorTexts(conversation.team.apiKey, conversation.conversation_id)).at(-1);
     const read = await getConversation(conversation.team.apiKey, conversation.conversation_id);
     expect(read.customer.email).toBe(last);

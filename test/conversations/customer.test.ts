@@ -22,7 +22,11 @@ describe("rule 5: special keys write through to the customer record", () => {
     // No alarm has run: the write-through is awaited before the answer.
     const read = await getConversation(conversation.team.apiKey, conversation.conversation_id);
     expect(read.customer).toEqual({ name: "Bob", email: "bob@example.com", phone: "+14155552671" });
-    expect(await participantRow(conversation.participant_id)).toMatchObject({ name: "Bob", email: "bob@example.com", phone: "+14155552671" });
+    expect(await participantRow(conversation.participant_id)).toMatchObject({
+      name: "Bob",
+      email: "bob@example.com",
+      phone: "+14155552671",
+    });
   });
 
   it("follows a change and trims what it copies", async () => {
@@ -72,7 +76,9 @@ describe("rule 5: special keys write through to the customer record", () => {
   });
 
   it("treats keys that only look special as ordinary metadata", async () => {
-    const conversation = await startConversation({ data: { Email: "x@example.com", "email ": "y@example.com", customer_email: "z@example.com" } });
+    const conversation = await startConversation({
+      data: { Email: "x@example.com", "email ": "y@example.com", customer_email: "z@example.com" },
+    });
     const read = await getConversation(conversation.team.apiKey, conversation.conversation_id);
     expect(read.customer.email).toBeNull();
   });

@@ -7,7 +7,7 @@ import { costOf } from "../support/cost";
 const FIVE_PAIRS = { user_id: "u-1", plan: "pro", cart: '{"items":3}', locale: "lt-LT", page: "/checkout" };
 
 /**
- * Rows written by the object per message, from the SQL cursors (issue 2, item 8).
+ * Rows written by the object per message, from the SQL cursors.
  * Measured: five unchanged pairs write 2 rows (the visitor message and the stand-in
  * bot's reply) and no D1 row; one changed pair among them writes 3.
  */
@@ -35,12 +35,20 @@ describe("a lean hot path", () => {
     const large = "x".repeat(20_000);
     const conversation = await startConversation({ data: { ...FIVE_PAIRS, large } });
     const bare = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "no data" });
-    const unchanged = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "same", data: { ...FIVE_PAIRS, large } });
+    const unchanged = await sendMessageOk(conversation.conversation_id, conversation.token, {
+      text: "same",
+      data: { ...FIVE_PAIRS, large },
+    });
     expect(costOf(unchanged)).toMatchObject({ doRowsWritten: 2, doRowsRead: costOf(bare).doRowsRead + 1 });
-    const changed = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "changed", data: { large: large + "y" } });
+    const changed = await sendMessageOk(conversation.conversation_id, conversation.token, {
+      text: "changed",
+      data: { large: `${large}y` },
+    });
     expect(costOf(changed).doRowsWritten).toBe(3);
-    const stored = await call("GET", `/v1/conversations/${conversation.conversation_id}/metadata/chat-widget:large`, { token: conversation.team.apiKey });
-    expect(stored.json.value).toBe(large + "y");
+    const stored = await call("GET", `/v1/conversations/${conversation.conversation_id}/metadata/chat-widget:large`, {
+      token: conversation.team.apiKey,
+    });
+    expect(stored.json.value).toBe(`${large}y`);
   });
 
   it("rebuilds the mirror from storage after the object is evicted", async () => {
@@ -68,7 +76,10 @@ describe("a lean hot path", () => {
   });
 
   it("writes no D1 row for a customer field sent again unchanged", async () => {
-    const conversation = await startConversation({ data: { ...FIVE_PAIRS, email: "same@example.com", name: "Same" }, timezone: "Europe/Vilnius" });
+    const conversation = await startConversation({
+      data: { ...FIVE_PAIRS, email: "same@example.com", name: "Same" },
+      timezone: "Europe/Vilnius",
+    });
     const { result, statements } = await countD1Statements(() =>
       sendMessageOk(conversation.conversation_id, conversation.token, {
         text: "same again",
@@ -83,7 +94,10 @@ describe("a lean hot path", () => {
   it("writes D1 when an email really changes", async () => {
     const conversation = await startConversation({ data: { ...FIVE_PAIRS, email: "before@example.com" } });
     const { result, statements } = await countD1Statements(() =>
-      sendMessageOk(conversation.conversation_id, conversation.token, { text: "new email", data: { ...FIVE_PAIRS, email: "after@example.com" } }),
+      sendMessageOk(conversation.conversation_id, conversation.token, {
+        text: "new email",
+        data: { ...FIVE_PAIRS, email: "after@example.com" },
+      }),
     );
     expect(costOf(result).d1RowsWritten).toBeGreaterThan(0);
     expect(statements).toBe(1);

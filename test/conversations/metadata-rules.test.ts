@@ -17,7 +17,8 @@ async function conversationWith(startData: Record<string, unknown> = {}) {
       expect(response.status).toBe(201);
       return response.json.metadata;
     },
-    stored: async (): Promise<Record<string, string>> => (await getConversation(conversation.team.apiKey, conversation.conversation_id)).metadata,
+    stored: async (): Promise<Record<string, string>> =>
+      (await getConversation(conversation.team.apiKey, conversation.conversation_id)).metadata,
     visitorTexts: () => visitorTexts(conversation.team.apiKey, conversation.conversation_id),
   };
 }
@@ -125,7 +126,9 @@ describe("rule 2: strings only", () => {
 
   it("handles __proto__ and constructor as ordinary keys", async () => {
     const conversation = await conversationWith();
-    const answer = await conversation.sendRaw('{"text":"proto","data":{"__proto__":"p","constructor":"c","toString":"t","hasOwnProperty":"h"}}');
+    const answer = await conversation.sendRaw(
+      '{"text":"proto","data":{"__proto__":"p","constructor":"c","toString":"t","hasOwnProperty":"h"}}',
+    );
     expect(answer.accepted).toEqual(["__proto__", "constructor", "toString", "hasOwnProperty"]);
     const stored = await conversation.stored();
     expect(Object.keys(stored).sort()).toEqual(
@@ -167,7 +170,7 @@ describe("rule 3: limits in code points", () => {
     const conversation = await conversationWith();
     const fits = "𝒜".repeat(188); // 376 UTF-16 units, 188 code points
     const tooLong = "𝒜".repeat(189);
-    const mixed = "a".repeat(187) + "😀";
+    const mixed = `${"a".repeat(187)}😀`;
     const answer = await conversation.send({ [fits]: "1", [tooLong]: "2", [mixed]: "3" });
     expect(answer.accepted).toEqual([fits, mixed]);
     expect(answer.rejected).toEqual([{ key: tooLong, reason: "key_too_long" }]);
@@ -189,7 +192,7 @@ describe("rule 3: limits in code points", () => {
     const fits = "𝒜".repeat(50_000); // 100,000 UTF-16 units
     const over = "𝒜".repeat(50_001);
     // 50,001 UTF-16 units but 50,000 code points: the limit is not in UTF-16 units.
-    const mixed = "m".repeat(49_999) + "😀";
+    const mixed = `${"m".repeat(49_999)}😀`;
     const answer = await conversation.send({ fits, over, mixed });
     expect(answer.accepted).toEqual(["fits", "mixed"]);
     expect(answer.rejected).toEqual([{ key: "over", reason: "value_too_long" }]);

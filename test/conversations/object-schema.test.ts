@@ -24,12 +24,22 @@ describe("the conversation object's schema", () => {
     const result = await runInDurableObject(objectOf(conversation_id), (_object, state) => {
       const migrated = migrateObjectSchema(state.storage, next);
       const again = migrateObjectSchema(state.storage, next);
-      const columns = state.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray().map((row) => row.name);
-      const texts = state.storage.sql.exec<{ text: string }>("SELECT text FROM messages ORDER BY seq").toArray().map((row) => row.text);
+      const columns = state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')")
+        .toArray()
+        .map((row) => row.name);
+      const texts = state.storage.sql
+        .exec<{ text: string }>("SELECT text FROM messages ORDER BY seq")
+        .toArray()
+        .map((row) => row.text);
       const metadata = state.storage.sql.exec<{ value: string }>("SELECT value FROM metadata WHERE key = 'chat-widget:plan'").one().value;
       return { migrated, again, version: versionOf(state.storage.sql), columns, texts, metadata };
     });
-    expect(result).toMatchObject({ migrated: OBJECT_MIGRATIONS.length + 1, again: OBJECT_MIGRATIONS.length + 1, version: OBJECT_MIGRATIONS.length + 1 });
+    expect(result).toMatchObject({
+      migrated: OBJECT_MIGRATIONS.length + 1,
+      again: OBJECT_MIGRATIONS.length + 1,
+      version: OBJECT_MIGRATIONS.length + 1,
+    });
     expect(result.columns).toContain("edited_at");
     expect(result.texts[0]).toBe("hello");
     expect(result.metadata).toBe("pro");
@@ -56,7 +66,10 @@ describe("the conversation object's schema", () => {
       } catch {
         failed = true;
       }
-      const columns = state.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray().map((row) => row.name);
+      const columns = state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')")
+        .toArray()
+        .map((row) => row.name);
       return { failed, version: versionOf(state.storage.sql), columns };
     });
     expect(result.failed).toBe(true);

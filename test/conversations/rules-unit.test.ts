@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { applyMetadata, pairRejection, type MetadataStore } from "../../src/conversations/metadata-rules";
-import { normaliseCustomerField } from "../../src/conversations/customer-fields";
+import { normalizeCustomerField } from "../../src/conversations/customer-fields";
+import { applyMetadata, type MetadataStore, pairRejection } from "../../src/conversations/metadata-rules";
 import { codePointLength } from "../../src/shared/encoding";
 
 /** The rules' store contract over a Map, to test the pure rules without an object. */
@@ -35,8 +35,8 @@ describe("pairRejection", () => {
   const prefix = "chat-widget:".length;
   it("names the first broken rule", () => {
     expect(pairRejection("chat-widget:", prefix, "v")).toBe("key_empty");
-    expect(pairRejection("chat-widget:" + "k".repeat(189), prefix, "v")).toBe("key_too_long");
-    expect(pairRejection("chat-widget:" + "k".repeat(188), prefix, "v")).toBeNull();
+    expect(pairRejection(`chat-widget:${"k".repeat(189)}`, prefix, "v")).toBe("key_too_long");
+    expect(pairRejection(`chat-widget:${"k".repeat(188)}`, prefix, "v")).toBeNull();
     expect(pairRejection("chat-widget:k", prefix, 1)).toBe("value_not_string");
     expect(pairRejection("chat-widget:k", prefix, undefined)).toBe("value_not_string");
     expect(pairRejection("chat-widget:k", prefix, "x".repeat(50_001))).toBe("value_too_long");
@@ -63,31 +63,35 @@ describe("applyMetadata", () => {
     expect(pairs.size).toBe(200);
   });
 
-  it("collects valid special keys for the customer record, normalised", () => {
+  it("collects valid special keys for the customer record, normalized", () => {
     const { store } = memoryStore();
-    const outcome = applyMetadata(store, Object.entries({ email: " a@example.com ", phone: "+1 415 555 2671", name: " Ann " }), "chat-widget:");
+    const outcome = applyMetadata(
+      store,
+      Object.entries({ email: " a@example.com ", phone: "+1 415 555 2671", name: " Ann " }),
+      "chat-widget:",
+    );
     expect(outcome.customer).toEqual({ email: "a@example.com", phone: "+14155552671", name: "Ann" });
     expect(outcome.warnings).toEqual([]);
   });
 
-  it("recognises special keys only under the widget prefix", () => {
+  it("recognizes special keys only under the widget prefix", () => {
     const { store } = memoryStore();
     expect(applyMetadata(store, [["email", "a@example.com"]], "").customer).toEqual({});
     expect(applyMetadata(store, [["chat-widget:email", "a@example.com"]], "").customer).toEqual({ email: "a@example.com" });
   });
 });
 
-describe("normaliseCustomerField", () => {
-  it("normalises phones to E.164", () => {
-    expect(normaliseCustomerField("phone", "+44 20 7946 0958")).toEqual({ ok: true, value: "+442079460958" });
-    expect(normaliseCustomerField("phone", "+370 600 00000")).toEqual({ ok: true, value: "+37060000000" });
-    expect(normaliseCustomerField("phone", "+44 20 7946 095")).toEqual({ ok: false, warning: "invalid_phone" });
-    expect(normaliseCustomerField("phone", "+" + "1".repeat(70))).toEqual({ ok: false, warning: "invalid_phone" });
+describe("normalizeCustomerField", () => {
+  it("normalizes phones to E.164", () => {
+    expect(normalizeCustomerField("phone", "+44 20 7946 0958")).toEqual({ ok: true, value: "+442079460958" });
+    expect(normalizeCustomerField("phone", "+370 600 00000")).toEqual({ ok: true, value: "+37060000000" });
+    expect(normalizeCustomerField("phone", "+44 20 7946 095")).toEqual({ ok: false, warning: "invalid_phone" });
+    expect(normalizeCustomerField("phone", `+${"1".repeat(70)}`)).toEqual({ ok: false, warning: "invalid_phone" });
   });
 
   it("checks emails", () => {
-    expect(normaliseCustomerField("email", "ok@example.com")).toEqual({ ok: true, value: "ok@example.com" });
-    expect(normaliseCustomerField("email", "no spaces@example.com")).toEqual({ ok: false, warning: "invalid_email" });
-    expect(normaliseCustomerField("email", `${"a".repeat(250)}@example.com`)).toEqual({ ok: false, warning: "invalid_email" });
+    expect(normalizeCustomerField("email", "ok@example.com")).toEqual({ ok: true, value: "ok@example.com" });
+    expect(normalizeCustomerField("email", "no spaces@example.com")).toEqual({ ok: false, warning: "invalid_email" });
+    expect(normalizeCustomerField("email", `${"a".repeat(250)}@example.com`)).toEqual({ ok: false, warning: "invalid_email" });
   });
 });

@@ -22,7 +22,15 @@ beforeAll(async () => {
   chatbotId = newId("cb");
   await env.DB.batch([
     insertTeam(env.DB, { id: teamId, name: "t", created_at: NOW }),
-    insertChatbot(env.DB, { id: chatbotId, team_id: teamId, name: "b", allowed_origins: [], participant_data_schema: null, created_at: NOW, updated_at: NOW }),
+    insertChatbot(env.DB, {
+      id: chatbotId,
+      team_id: teamId,
+      name: "b",
+      allowed_origins: [],
+      participant_data_schema: null,
+      created_at: NOW,
+      updated_at: NOW,
+    }),
   ]);
 });
 

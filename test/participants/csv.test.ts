@@ -25,10 +25,10 @@ function importCsv(apiKey: string, chatbotId: string, csv: string) {
 // commas, line breaks, JSON-looking strings, nested values and formula starters.
 const TRICKY: Record<string, unknown> = {
   unicode: "Žemaitė ąčęėįšųūž 日本語 😀 𝄞 \u200d",
-  quotes: 'he said "hi", then \'bye\'',
+  quotes: "he said \"hi\", then 'bye'",
   comma: "a,b,,c",
   newlines: "line 1\nline 2\r\nline 3\r",
-  nested: { list: [1, "two", { three: [null, true, false] }], "key,with\"quote": "😀" },
+  nested: { list: [1, "two", { three: [null, true, false] }], 'key,with"quote': "😀" },
   empty_string: "",
   numeric_string: "42",
   leading_zero: "007",
@@ -41,7 +41,7 @@ const TRICKY: Record<string, unknown> = {
   yes: false,
   nothing: null,
   list: ["=1+1", "+cmd", "-", "@SUM(A1)"],
-  formula: "=HYPERLINK(\"http://evil.example\",\"click\")",
+  formula: '=HYPERLINK("http://evil.example","click")',
   plus: "+1 (555) 0100",
   minus: "-x",
   minus_number: "-5",
@@ -58,8 +58,13 @@ const TRICKY: Record<string, unknown> = {
 describe("CSV export and import", () => {
   it("round-trips every value exactly, Unicode, quotes, commas, newlines, nested and formula-like cells included", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
-    await createParticipant(apiKey, chatbot.id, { identifier: "=cmd|evil", name: "=Ada, \"the\" 😀", data: TRICKY });
-    await createParticipant(apiKey, chatbot.id, { identifier: "+37060000000", channel: "whatsapp", name: "Jonas", data: { only_some: [1] } });
+    await createParticipant(apiKey, chatbot.id, { identifier: "=cmd|evil", name: '=Ada, "the" 😀', data: TRICKY });
+    await createParticipant(apiKey, chatbot.id, {
+      identifier: "+37060000000",
+      channel: "whatsapp",
+      name: "Jonas",
+      data: { only_some: [1] },
+    });
     await createParticipant(apiKey, chatbot.id, { identifier: "plain", data: {} });
     const before = await listParticipants(apiKey, chatbot.id);
     const csv = await exportCsv(apiKey, chatbot.id);
@@ -68,9 +73,10 @@ describe("CSV export and import", () => {
     const parsed = Papa.parse<string[]>(csv.replace(/^\uFEFF/, ""), { skipEmptyLines: true });
     expect(parsed.errors).toEqual([]);
     expect(parsed.data[0]!.slice(0, 3)).toEqual(["identifier", "channel", "name"]);
-    for (const row of parsed.data) for (const cell of row) {
-      if (/^[=+\-@\t\r]/.test(cell)) expect(cell).toMatch(/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/);
-    }
+    for (const row of parsed.data)
+      for (const cell of row) {
+        if (/^[=+\-@\t\r]/.test(cell)) expect(cell).toMatch(/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/);
+      }
     expect(csv.startsWith("\uFEFF")).toBe(true);
 
     // Importing into the same chatbot changes nothing at all.
@@ -84,7 +90,9 @@ describe("CSV export and import", () => {
     expect(copied.json).toEqual({ created: 3, updated: 0, unchanged: 0, errors: [] });
     const after = await listParticipants(apiKey, other.json.id);
     const shape = (list: any[]) =>
-      list.map((p) => ({ identifier: p.identifier, channel: p.channel, name: p.name, data: p.data })).sort((a, b) => a.identifier.localeCompare(b.identifier));
+      list
+        .map((p) => ({ identifier: p.identifier, channel: p.channel, name: p.name, data: p.data }))
+        .sort((a, b) => a.identifier.localeCompare(b.identifier));
     expect(shape(after)).toEqual(shape(before));
     expect(after.find((p) => p.identifier === "=cmd|evil").data).toEqual(TRICKY);
   });
@@ -100,9 +108,18 @@ describe("CSV export and import", () => {
     ].join("\r\n");
     const result = await importCsv(apiKey, chatbot.id, csv);
     expect(result.json).toEqual({ created: 1, updated: 1, unchanged: 0, errors: [] });
-    expect(await getParticipant(apiKey, p.id)).toMatchObject({ name: "Old", version: 2, data: { keep: "me", plan: "pro", n: 2, extra: { a: [1, 2] } } });
+    expect(await getParticipant(apiKey, p.id)).toMatchObject({
+      name: "Old",
+      version: 2,
+      data: { keep: "me", plan: "pro", n: 2, extra: { a: [1, 2] } },
+    });
     const created = (await listParticipants(apiKey, chatbot.id)).find((x) => x.identifier === "u2");
-    expect(created).toMatchObject({ channel: "api", name: "New Person", version: 1, data: { plan: "trial", n: "not json", extra: "=literal" } });
+    expect(created).toMatchObject({
+      channel: "api",
+      name: "New Person",
+      version: 1,
+      data: { plan: "trial", n: "not json", extra: "=literal" },
+    });
   });
 
   it("reports bad rows by spreadsheet row number (header = 1, multi-line cells count once) and applies the rest", async () => {
@@ -127,7 +144,10 @@ describe("CSV export and import", () => {
     expect(result.json.errors[2].message).toMatch(/\/age/);
     const ids = (await listParticipants(apiKey, chatbot.id)).map((p) => p.identifier).sort();
     expect(ids).toEqual(["a", "c", "g"]);
-    expect((await listParticipants(apiKey, chatbot.id)).find((p) => p.identifier === "a").data).toEqual({ age: 1, note: "first\nsecond\nthird line" });
+    expect((await listParticipants(apiKey, chatbot.id)).find((p) => p.identifier === "a").data).toEqual({
+      age: 1,
+      note: "first\nsecond\nthird line",
+    });
   });
 
   it("folds several rows for one participant in file order, skipping only the refused one", async () => {
@@ -144,11 +164,14 @@ describe("CSV export and import", () => {
     expect(expectProblem(await importCsv(apiKey, chatbot.id, "identifier,channel,email\nx,api,a@b.c"), 400).detail).toMatch(/email/);
     expectProblem(await importCsv(apiKey, chatbot.id, "identifier,channel,data.a,data.a\nx,api,1,2"), 400);
     expectProblem(await importCsv(apiKey, chatbot.id, ""), 400);
-    expectProblem(await call("POST", `/v1/participants/import?chatbot_id=${chatbot.id}`, { token: apiKey, body: { identifier: "x" } }), 415);
-    const manyRows = "identifier,channel\n" + Array.from({ length: 10_001 }, (_, i) => `u${i},api`).join("\n");
+    expectProblem(
+      await call("POST", `/v1/participants/import?chatbot_id=${chatbot.id}`, { token: apiKey, body: { identifier: "x" } }),
+      415,
+    );
+    const manyRows = `identifier,channel\n${Array.from({ length: 10_001 }, (_, i) => `u${i},api`).join("\n")}`;
     const tooMany = expectProblem(await importCsv(apiKey, chatbot.id, manyRows), 413);
     expect(tooMany.limit_rows).toBe(10_000);
-    const tooBig = await importCsv(apiKey, chatbot.id, "identifier,channel,data.blob\n" + `x,api,${"y".repeat(4 * 1024 * 1024)}`);
+    const tooBig = await importCsv(apiKey, chatbot.id, `identifier,channel,data.blob\nx,api,${"y".repeat(4 * 1024 * 1024)}`);
     expectProblem(tooBig, 413);
     expect(await listParticipants(apiKey, chatbot.id)).toEqual([]);
   });
@@ -168,7 +191,12 @@ describe("CSV export and import", () => {
     const parsed = Papa.parse<string[]>(csv.replace(/^\uFEFF/, ""), { skipEmptyLines: true }).data;
     expect(parsed).toHaveLength(1_204);
     expect(new Set(parsed.slice(1).map((r) => r[0])).size).toBe(1_203);
-    expect(parsed.slice(1).map((r) => Number(r[3])).sort((a, b) => a - b)).toEqual(Array.from({ length: 1_203 }, (_, i) => i));
+    expect(
+      parsed
+        .slice(1)
+        .map((r) => Number(r[3]))
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 1_203 }, (_, i) => i));
   });
 });
 

@@ -50,10 +50,16 @@ describe("participant data: replace and merge patch", () => {
       headers: { "Content-Type": "application/json" },
     });
     expect(put.status).toBe(200);
-    const merged = await call("PATCH", `/v1/participants/${p.id}/data`, { token: apiKey, rawBody: '{"__proto__": {"more": 2}}', headers: MERGE });
+    const merged = await call("PATCH", `/v1/participants/${p.id}/data`, {
+      token: apiKey,
+      rawBody: '{"__proto__": {"more": 2}}',
+      headers: MERGE,
+    });
     expect(merged.status).toBe(200);
     const stored = await getParticipant(apiKey, p.id);
     expect(Object.keys(stored.data).sort()).toEqual(["__proto__", "constructor"]);
+    // biome-ignore lint/complexity/useLiteralKeys: the own key "__proto__", not the prototype
+    // biome-ignore lint/suspicious/noProto: likewise
     expect(JSON.parse(JSON.stringify(stored.data))["__proto__"]).toEqual({ polluted: true, more: 2 });
     expect(({} as any).polluted).toBeUndefined();
   });
@@ -62,15 +68,24 @@ describe("participant data: replace and merge patch", () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const p = await createParticipant(apiKey, chatbot.id, { data: { a: 1 } });
     // The root is named "" (RFC 6901) or "/", depending on the shared validator's version.
-    expect(["", "/"]).toContain(expectProblem(await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, body: [1] }), 400).errors[0].pointer);
+    expect(["", "/"]).toContain(
+      expectProblem(await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, body: [1] }), 400).errors[0].pointer,
+    );
     expectProblem(await call("PATCH", `/v1/participants/${p.id}/data`, { token: apiKey, body: "x" }), 400);
     expect(
-      expectProblem(await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, rawBody: "{a:1}", headers: { "Content-Type": "application/json" } }), 400).type,
+      expectProblem(
+        await call("PUT", `/v1/participants/${p.id}/data`, {
+          token: apiKey,
+          rawBody: "{a:1}",
+          headers: { "Content-Type": "application/json" },
+        }),
+        400,
+      ).type,
     ).toBe("/problems/malformed-json");
     expect((await getParticipant(apiKey, p.id)).version).toBe(1);
   });
 
-  it("honours If-Match: a stale ETag answers 412 and writes nothing", async () => {
+  it("honors If-Match: a stale ETag answers 412 and writes nothing", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const p = await createParticipant(apiKey, chatbot.id, { data: { a: 1 } });
     const ok = await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, headers: { "If-Match": '"1"' }, body: { a: 2 } });
@@ -88,7 +103,10 @@ describe("participant data: replace and merge patch", () => {
     }
     const weak = await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, headers: { "If-Match": 'W/"2"' }, body: { a: 9 } });
     expectProblem(weak, 412);
-    expectProblem(await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, headers: { "If-Match": "garbage" }, body: { a: 9 } }), 400);
+    expectProblem(
+      await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, headers: { "If-Match": "garbage" }, body: { a: 9 } }),
+      400,
+    );
     const stored = await getParticipant(apiKey, p.id);
     expect(stored).toMatchObject({ version: 2, data: { a: 2 } });
     const list = await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, headers: { "If-Match": '"7", "2"' }, body: { a: 4 } });
@@ -101,7 +119,9 @@ describe("participant data: replace and merge patch", () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const p = await createParticipant(apiKey, chatbot.id, { data: { v: 0 } });
     const results = await Promise.all(
-      [1, 2, 3, 4, 5].map((v) => call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, headers: { "If-Match": '"1"' }, body: { v } })),
+      [1, 2, 3, 4, 5].map((v) =>
+        call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, headers: { "If-Match": '"1"' }, body: { v } }),
+      ),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 412, 412, 412, 412]);
@@ -118,7 +138,10 @@ describe("participant data: replace and merge patch", () => {
     expect(problem.limit_bytes).toBe(65_536);
     // Growth by appends hits the same cap.
     await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, body: { list: ["y".repeat(60_000)] } });
-    const grow = await call("POST", `/v1/participants/${p.id}/data/append`, { token: apiKey, body: { key: "list", value: "z".repeat(10_000) } });
+    const grow = await call("POST", `/v1/participants/${p.id}/data/append`, {
+      token: apiKey,
+      body: { key: "list", value: "z".repeat(10_000) },
+    });
     expect(expectProblem(grow, 422).type).toBe("/problems/participant-data-too-large");
     const huge = await call("PUT", `/v1/participants/${p.id}/data`, { token: apiKey, body: { text: "x".repeat(300_000) } });
     expectProblem(huge, 413);
@@ -161,7 +184,12 @@ describe("bot tools: append and increment", () => {
     const stored = await getParticipant(apiKey, p.id);
     expect(stored.data.count).toBe(20);
     expect(stored.data.tasks[0]).toBe("first");
-    expect(stored.data.tasks.slice(1).map((t: any) => t.n).sort((a: number, b: number) => a - b)).toEqual([1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
+    expect(
+      stored.data.tasks
+        .slice(1)
+        .map((t: any) => t.n)
+        .sort((a: number, b: number) => a - b),
+    ).toEqual([1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
   });
 
   it("starts missing keys, adds any finite `by`, and refuses wrong types with 409", async () => {
@@ -174,9 +202,18 @@ describe("bot tools: append and increment", () => {
     const notNumber = await call("POST", `/v1/participants/${p.id}/data/increment`, { token: apiKey, body: { key: "name" } });
     expect(expectProblem(notNumber, 409).type).toBe("/problems/data-type-conflict");
     expectProblem(await call("POST", `/v1/participants/${p.id}/data/append`, { token: apiKey, body: { key: "list", value: 2 } }), 409);
-    expect(expectProblem(await call("POST", `/v1/participants/${p.id}/data/increment`, { token: apiKey, body: { key: "score", by: "1" } }), 400).errors[0].pointer).toBe("/by");
-    expect(expectProblem(await call("POST", `/v1/participants/${p.id}/data/append`, { token: apiKey, body: { value: 1 } }), 400).errors[0].pointer).toBe("/key");
-    expect(expectProblem(await call("POST", `/v1/participants/${p.id}/data/append`, { token: apiKey, body: { key: "k" } }), 400).errors[0].pointer).toBe("/value");
+    expect(
+      expectProblem(await call("POST", `/v1/participants/${p.id}/data/increment`, { token: apiKey, body: { key: "score", by: "1" } }), 400)
+        .errors[0].pointer,
+    ).toBe("/by");
+    expect(
+      expectProblem(await call("POST", `/v1/participants/${p.id}/data/append`, { token: apiKey, body: { value: 1 } }), 400).errors[0]
+        .pointer,
+    ).toBe("/key");
+    expect(
+      expectProblem(await call("POST", `/v1/participants/${p.id}/data/append`, { token: apiKey, body: { key: "k" } }), 400).errors[0]
+        .pointer,
+    ).toBe("/value");
     expect((await getParticipant(apiKey, p.id)).data).toEqual({ name: "x", list: 1, "new list": [null], score: -2.5 });
   });
 });
@@ -209,9 +246,17 @@ describe("idempotency keys", () => {
   it("keeps keys for 24 hours; an expired key runs again", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const p = await createParticipant(apiKey, chatbot.id);
-    const send = () => call("POST", `/v1/participants/${p.id}/data/increment`, { token: apiKey, headers: { "Idempotency-Key": "daily" }, body: { key: "n" } });
+    const send = () =>
+      call("POST", `/v1/participants/${p.id}/data/increment`, {
+        token: apiKey,
+        headers: { "Idempotency-Key": "daily" },
+        body: { key: "n" },
+      });
     await send();
-    const row = await env.DB.prepare("SELECT created_at, expires_at FROM idempotency_keys WHERE key = 'daily'").first<{ created_at: string; expires_at: string }>();
+    const row = await env.DB.prepare("SELECT created_at, expires_at FROM idempotency_keys WHERE key = 'daily'").first<{
+      created_at: string;
+      expires_at: string;
+    }>();
     expect(Date.parse(row!.expires_at) - Date.parse(row!.created_at)).toBeGreaterThanOrEqual(24 * 60 * 60 * 1000);
     await env.DB.prepare("UPDATE idempotency_keys SET expires_at = '2000-01-01T00:00:00.000Z' WHERE key = 'daily'").run();
     const again = await send();
@@ -221,7 +266,9 @@ describe("idempotency keys", () => {
     await env.DB.prepare("UPDATE idempotency_keys SET key = 'old-one', expires_at = '2000-01-01T00:00:00.000Z' WHERE key = 'daily'").run();
     await send();
     await purgeExpiredKeys(env.DB, new Date().toISOString());
-    const left = await env.DB.prepare("SELECT key FROM idempotency_keys WHERE key IN ('old-one', 'daily') ORDER BY key").all<{ key: string }>();
+    const left = await env.DB.prepare("SELECT key FROM idempotency_keys WHERE key IN ('old-one', 'daily') ORDER BY key").all<{
+      key: string;
+    }>();
     expect(left.results.map((r) => r.key)).toEqual(["daily"]);
   });
 
@@ -230,8 +277,16 @@ describe("idempotency keys", () => {
     const b = await teamWithChatbot();
     const pa = await createParticipant(a.apiKey, a.chatbot.id);
     const pb = await createParticipant(b.apiKey, b.chatbot.id);
-    const ra = await call("POST", `/v1/participants/${pa.id}/data/increment`, { token: a.apiKey, headers: { "Idempotency-Key": "shared" }, body: { key: "n" } });
-    const rb = await call("POST", `/v1/participants/${pb.id}/data/increment`, { token: b.apiKey, headers: { "Idempotency-Key": "shared" }, body: { key: "n" } });
+    const ra = await call("POST", `/v1/participants/${pa.id}/data/increment`, {
+      token: a.apiKey,
+      headers: { "Idempotency-Key": "shared" },
+      body: { key: "n" },
+    });
+    const rb = await call("POST", `/v1/participants/${pb.id}/data/increment`, {
+      token: b.apiKey,
+      headers: { "Idempotency-Key": "shared" },
+      body: { key: "n" },
+    });
     expect([ra.status, rb.status]).toEqual([200, 200]);
     expect(rb.headers.get("Idempotent-Replayed")).toBeNull();
     expect(rb.json.participant_id).toBe(pb.id);
@@ -252,7 +307,11 @@ describe("webhook upsert by natural key", () => {
     expect(replay.json).toEqual(created.json);
     expect(replay.headers.get("Idempotent-Replayed")).toBe("true");
 
-    const replaced = await call("PUT", path, { token: apiKey, headers: { "Idempotency-Key": "evt-2" }, body: { tier: "silver", since: 2024 } });
+    const replaced = await call("PUT", path, {
+      token: apiKey,
+      headers: { "Idempotency-Key": "evt-2" },
+      body: { tier: "silver", since: 2024 },
+    });
     expect(replaced.status).toBe(200);
     expect(replaced.json).toMatchObject({ id: created.json.id, version: 2, data: { tier: "silver", since: 2024 } });
     // A late replay of the first event still answers its first result and writes nothing.
@@ -276,12 +335,17 @@ describe("webhook upsert by natural key", () => {
 
   it("validates the path and body", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
-    expect(expectProblem(await call("PUT", `/v1/participants/by-identifier/${chatbot.id}/Bad!/x/data`, { token: apiKey, body: {} }), 400).errors[0].pointer).toBe(
-      "/channel",
-    );
+    expect(
+      expectProblem(await call("PUT", `/v1/participants/by-identifier/${chatbot.id}/Bad!/x/data`, { token: apiKey, body: {} }), 400)
+        .errors[0].pointer,
+    ).toBe("/channel");
     expectProblem(await call("PUT", `/v1/participants/by-identifier/not-an-id/api/x/data`, { token: apiKey, body: {} }), 404);
     expectProblem(await call("PUT", `/v1/participants/by-identifier/${chatbot.id}/api/x/data`, { token: apiKey, body: [] }), 400);
-    const ifMatchMissing = await call("PUT", `/v1/participants/by-identifier/${chatbot.id}/api/nobody/data`, { token: apiKey, headers: { "If-Match": '"1"' }, body: {} });
+    const ifMatchMissing = await call("PUT", `/v1/participants/by-identifier/${chatbot.id}/api/nobody/data`, {
+      token: apiKey,
+      headers: { "If-Match": '"1"' },
+      body: {},
+    });
     expectProblem(ifMatchMissing, 412);
     expect(await listParticipants(apiKey, chatbot.id)).toHaveLength(0);
   });

@@ -26,7 +26,9 @@ describe("idempotency_keys storage", () => {
   it("refuses a second live record of the same key as a conflict, and frees an expired one", async () => {
     const now = new Date("2026-01-01T00:00:00.000Z");
     await recordResponse(env.DB, request("k2"), { status: 200, body: {} }, now).run();
-    const duplicate = await recordResponse(env.DB, request("k2"), { status: 200, body: {} }, now).run().catch((error) => error);
+    const duplicate = await recordResponse(env.DB, request("k2"), { status: 200, body: {} }, now)
+      .run()
+      .catch((error) => error);
     expect(isIdempotencyConflict(duplicate)).toBe(true);
     const later = "2026-01-03T00:00:00.000Z";
     expect((await deleteExpiredKey(env.DB, request("k2"), later).run()).meta.changes).toBe(1);
@@ -34,7 +36,10 @@ describe("idempotency_keys storage", () => {
 
   it("records only where the guarded participant's last write is this one", async () => {
     const now = new Date("2026-01-01T00:00:00.000Z");
-    const guarded = await recordResponse(env.DB, request("k3"), { status: 200, body: {} }, now, { participantId: "part_none", writeId: "wr_x" }).run();
+    const guarded = await recordResponse(env.DB, request("k3"), { status: 200, body: {} }, now, {
+      participantId: "part_none",
+      writeId: "wr_x",
+    }).run();
     expect(guarded.meta.changes).toBe(0);
   });
 

@@ -8,7 +8,14 @@ describe("participant records", () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const created = await call("POST", "/v1/participants", {
       token: apiKey,
-      body: { chatbot_id: chatbot.id, channel: "whatsapp", identifier: "+37060000001", name: " Ona ", timezone: "Europe/Vilnius", data: { plan: "pro" } },
+      body: {
+        chatbot_id: chatbot.id,
+        channel: "whatsapp",
+        identifier: "+37060000001",
+        name: " Ona ",
+        timezone: "Europe/Vilnius",
+        data: { plan: "pro" },
+      },
     });
     expect(created.status).toBe(201);
     expect(created.headers.get("ETag")).toBe('"1"');
@@ -25,7 +32,20 @@ describe("participant records", () => {
       version: 1,
     });
     expect(Object.keys(created.json).sort()).toEqual(
-      ["id", "chatbot_id", "channel", "identifier", "name", "email", "phone", "timezone", "data", "version", "created_at", "updated_at"].sort(),
+      [
+        "id",
+        "chatbot_id",
+        "channel",
+        "identifier",
+        "name",
+        "email",
+        "phone",
+        "timezone",
+        "data",
+        "version",
+        "created_at",
+        "updated_at",
+      ].sort(),
     );
 
     const again = await call("POST", "/v1/participants", {
@@ -36,7 +56,10 @@ describe("participant records", () => {
     expect((await getParticipant(apiKey, created.json.id)).data).toEqual({ plan: "pro" });
 
     // Same identifier on another channel or chatbot is another participant.
-    const otherChannel = await call("POST", "/v1/participants", { token: apiKey, body: { chatbot_id: chatbot.id, channel: "telegram", identifier: "+37060000001" } });
+    const otherChannel = await call("POST", "/v1/participants", {
+      token: apiKey,
+      body: { chatbot_id: chatbot.id, channel: "telegram", identifier: "+37060000001" },
+    });
     expect(otherChannel.status).toBe(201);
     expect(otherChannel.json.id).not.toBe(created.json.id);
   });
@@ -54,9 +77,19 @@ describe("participant records", () => {
     await bad({ chatbot_id: chatbot.id, channel: "api", identifier: "a", timezone: "Mars/Olympus" }, "/timezone");
     await bad({ chatbot_id: chatbot.id, channel: "api", identifier: "a", data: [1, 2] }, "/data");
     await bad({ chatbot_id: chatbot.id, channel: "api", identifier: "a", email: "not-an-email" }, "/email");
-    const unknown = expectProblem(await call("POST", "/v1/participants", { token: apiKey, body: { chatbot_id: chatbot.id, channel: "api", identifier: "a", surprise: 1 } }), 400);
+    const unknown = expectProblem(
+      await call("POST", "/v1/participants", {
+        token: apiKey,
+        body: { chatbot_id: chatbot.id, channel: "api", identifier: "a", surprise: 1 },
+      }),
+      400,
+    );
     expect(unknown.detail).toContain("surprise");
-    const malformed = await call("POST", "/v1/participants", { token: apiKey, rawBody: '{"chatbot_id": ', headers: { "Content-Type": "application/json" } });
+    const malformed = await call("POST", "/v1/participants", {
+      token: apiKey,
+      rawBody: '{"chatbot_id": ',
+      headers: { "Content-Type": "application/json" },
+    });
     expect(expectProblem(malformed, 400).type).toBe("/problems/malformed-json");
     expect(await listParticipants(apiKey, chatbot.id)).toEqual([]);
   });
@@ -75,12 +108,15 @@ describe("participant records", () => {
   it("lists with filters and cursor pagination in creation order", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await createParticipant(apiKey, chatbot.id, { identifier: `p${i}`, channel: i % 2 ? "sms" : "api" })).id);
+    for (let i = 0; i < 5; i++)
+      ids.push((await createParticipant(apiKey, chatbot.id, { identifier: `p${i}`, channel: i % 2 ? "sms" : "api" })).id);
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const page: any = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}&limit=2${cursor ? `&cursor=${cursor}` : ""}`, { token: apiKey });
+      const page: any = await call("GET", `/v1/participants?chatbot_id=${chatbot.id}&limit=2${cursor ? `&cursor=${cursor}` : ""}`, {
+        token: apiKey,
+      });
       expect(page.status).toBe(200);
       expect(page.json.participants.length).toBeLessThanOrEqual(2);
       seen.push(...page.json.participants.map((p: any) => p.id));
@@ -116,7 +152,13 @@ describe("participant records", () => {
       body: { name: "Jonas", email: "jonas@example.com", phone: "+1 415 555 0123", timezone: "America/New_York" },
     });
     expect(patched.status).toBe(200);
-    expect(patched.json).toMatchObject({ name: "Jonas", email: "jonas@example.com", phone: "+14155550123", timezone: "America/New_York", version: 1 });
+    expect(patched.json).toMatchObject({
+      name: "Jonas",
+      email: "jonas@example.com",
+      phone: "+14155550123",
+      timezone: "America/New_York",
+      version: 1,
+    });
     const badZone = await call("PATCH", `/v1/participants/${p.id}`, { token: apiKey, body: { timezone: "Europe/Atlantis" } });
     expect(expectProblem(badZone, 400).errors[0].pointer).toBe("/timezone");
     const badPhone = await call("PATCH", `/v1/participants/${p.id}`, { token: apiKey, body: { phone: "12" } });
@@ -144,7 +186,11 @@ describe("participant records", () => {
     const { apiKey } = await teamWithChatbot();
     const exported = await call("GET", "/v1/participants/export", { token: apiKey });
     expect(expectProblem(exported, 400).detail).toMatch(/chatbot_id/);
-    const imported = await call("POST", "/v1/participants/import", { token: apiKey, rawBody: "identifier,channel\n", headers: { "Content-Type": "text/csv" } });
+    const imported = await call("POST", "/v1/participants/import", {
+      token: apiKey,
+      rawBody: "identifier,channel\n",
+      headers: { "Content-Type": "text/csv" },
+    });
     expect(expectProblem(imported, 400).detail).toMatch(/chatbot_id/);
   });
 });

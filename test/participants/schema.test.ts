@@ -37,7 +37,8 @@ describe("participant_data_schema on chatbots", () => {
 
   it("refuses invalid schemas with 400 naming where, and keeps the old one", async () => {
     const team = await createTeam();
-    const chatbot = (await call("POST", "/v1/chatbots", { token: team.apiKey, body: { name: "S", participant_data_schema: TASKS_SCHEMA } })).json;
+    const chatbot = (await call("POST", "/v1/chatbots", { token: team.apiKey, body: { name: "S", participant_data_schema: TASKS_SCHEMA } }))
+      .json;
     const cases: [unknown, string][] = [
       [{ type: "strng" }, "/participant_data_schema/type"],
       [{ properties: { age: { minimum: "zero" } } }, "/participant_data_schema/properties/age/minimum"],
@@ -53,7 +54,10 @@ describe("participant_data_schema on chatbots", () => {
     for (const [schema, pointer] of cases) {
       const patched = await call("PATCH", `/v1/chatbots/${chatbot.id}`, { token: team.apiKey, body: { participant_data_schema: schema } });
       const problem = expectProblem(patched, 400);
-      expect(problem.errors.map((e: any) => e.pointer), JSON.stringify(schema)).toContain(pointer);
+      expect(
+        problem.errors.map((e: any) => e.pointer),
+        JSON.stringify(schema),
+      ).toContain(pointer);
       const posted = await call("POST", "/v1/chatbots", { token: team.apiKey, body: { name: "T", participant_data_schema: schema } });
       expectProblem(posted, 400);
     }
@@ -62,11 +66,17 @@ describe("participant_data_schema on chatbots", () => {
 
   it("accepts local $ref and $defs", async () => {
     const team = await createTeam();
-    const schema = { $defs: { task: { type: "object", required: ["name"] } }, properties: { tasks: { type: "array", items: { $ref: "#/$defs/task" } } } };
+    const schema = {
+      $defs: { task: { type: "object", required: ["name"] } },
+      properties: { tasks: { type: "array", items: { $ref: "#/$defs/task" } } },
+    };
     const created = await call("POST", "/v1/chatbots", { token: team.apiKey, body: { name: "R", participant_data_schema: schema } });
     expect(created.status).toBe(201);
     const p = await createParticipant(team.apiKey, created.json.id);
-    const bad = await call("PUT", `/v1/participants/${p.id}/data`, { token: team.apiKey, body: { tasks: [{ name: "a" }, { title: "b" }] } });
+    const bad = await call("PUT", `/v1/participants/${p.id}/data`, {
+      token: team.apiKey,
+      body: { tasks: [{ name: "a" }, { title: "b" }] },
+    });
     expect(expectProblem(bad, 422).errors.map((e: any) => e.pointer)).toEqual(["/tasks/1"]);
   });
 });
@@ -83,7 +93,10 @@ describe("the schema applies to every write path", () => {
     expect(problem.type).toBe("/problems/schema-violation");
     const pointers = problem.errors.map((e: any) => e.pointer).sort();
     expect(pointers).toEqual(["/age", "/tasks/1/due_date", "/tasks/2"]);
-    expect(problem.errors.find((e: any) => e.pointer === "/tasks/1/due_date")).toMatchObject({ code: "format", schema_pointer: "/properties/tasks/items/properties/due_date/format" });
+    expect(problem.errors.find((e: any) => e.pointer === "/tasks/1/due_date")).toMatchObject({
+      code: "format",
+      schema_pointer: "/properties/tasks/items/properties/due_date/format",
+    });
     expect(problem.detail).toContain("/tasks/1/due_date");
     const merge = await call("PATCH", `/v1/participants/${p.id}/data`, { token: apiKey, body: { age: "thirty" } });
     expect(expectProblem(merge, 422).errors[0].pointer).toBe("/age");
@@ -105,7 +118,10 @@ describe("the schema applies to every write path", () => {
 
   it("refuses an invalid create and an invalid webhook upsert without creating anyone", async () => {
     const { apiKey, chatbot } = await teamWithChatbot(TASKS_SCHEMA);
-    const create = await call("POST", "/v1/participants", { token: apiKey, body: { chatbot_id: chatbot.id, channel: "api", identifier: "a", data: { age: 1.5 } } });
+    const create = await call("POST", "/v1/participants", {
+      token: apiKey,
+      body: { chatbot_id: chatbot.id, channel: "api", identifier: "a", data: { age: 1.5 } },
+    });
     expect(expectProblem(create, 422).errors[0].pointer).toBe("/age");
     const webhook = await call("PUT", `/v1/participants/by-identifier/${chatbot.id}/crm/b/data`, {
       token: apiKey,

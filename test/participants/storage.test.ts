@@ -13,10 +13,10 @@ import {
   listDataKeys,
   listExportPage,
   listParticipants,
+  type ParticipantRow,
   updateCustomerFields,
   updateParticipantData,
   upsertWebParticipant,
-  type ParticipantRow,
 } from "../../src/participants/storage";
 import { newCost } from "../../src/shared/cost";
 import { newId } from "../../src/shared/ids";
@@ -84,23 +84,43 @@ describe("participants storage", () => {
     const won = await updateParticipantData(env.DB, { id: row.id, expectedVersion: 1, data: '{"x":2}', now: NOW, writeId: "wr_b" }).run();
     expect(won.meta.changes).toBe(1);
     expect(await findTeamParticipant(env.DB, teamId, row.id)).toMatchObject({ data: '{"x":2}', version: 2 });
-    await updateParticipantData(env.DB, { id: row.id, expectedVersion: 2, data: '{"x":2}', name: "Ann", bumpVersion: false, now: NOW, writeId: "wr_c" }).run();
+    await updateParticipantData(env.DB, {
+      id: row.id,
+      expectedVersion: 2,
+      data: '{"x":2}',
+      name: "Ann",
+      bumpVersion: false,
+      now: NOW,
+      writeId: "wr_c",
+    }).run();
     expect(await findTeamParticipant(env.DB, teamId, row.id)).toMatchObject({ name: "Ann", version: 2 });
   });
 
   it("writes only the customer fields given, and only for the team named", async () => {
     const row = participant({ name: "Kept", email: "old@example.com" });
     await insertParticipant(env.DB, row).run();
-    const foreign = await updateCustomerFields(env.DB, { participantId: row.id, teamId: otherTeamId }, { email: "x@example.com" }, NOW).run();
+    const foreign = await updateCustomerFields(
+      env.DB,
+      { participantId: row.id, teamId: otherTeamId },
+      { email: "x@example.com" },
+      NOW,
+    ).run();
     expect(foreign.meta.changes).toBe(0);
     await updateCustomerFields(env.DB, { participantId: row.id }, { email: "new@example.com", timezone: "Europe/Paris" }, NOW).run();
-    expect(await findCustomerRecord(env.DB, row.id)).toEqual({ name: "Kept", email: "new@example.com", phone: null, timezone: "Europe/Paris" });
+    expect(await findCustomerRecord(env.DB, row.id)).toEqual({
+      name: "Kept",
+      email: "new@example.com",
+      phone: null,
+      timezone: "Europe/Paris",
+    });
   });
 
   it("upserts the web participant: fields fill in, nulls never blank them, the id is returned", async () => {
     const visitorId = `vis-${Math.random()}`;
     const customer = { name: "Vi", email: null, phone: null, timezone: "Europe/Vilnius" };
-    const first = await upsertWebParticipant(env.DB, { id: newId("part"), teamId, chatbotId, visitorId, customer, now: NOW }).first<{ id: string }>();
+    const first = await upsertWebParticipant(env.DB, { id: newId("part"), teamId, chatbotId, visitorId, customer, now: NOW }).first<{
+      id: string;
+    }>();
     const again = await upsertWebParticipant(env.DB, {
       id: newId("part"),
       teamId,
@@ -110,7 +130,12 @@ describe("participants storage", () => {
       now: NOW,
     }).first<{ id: string }>();
     expect(again!.id).toBe(first!.id);
-    expect(await findCustomerRecord(env.DB, first!.id)).toEqual({ name: "Vi", email: "vi@example.com", phone: null, timezone: "Europe/Vilnius" });
+    expect(await findCustomerRecord(env.DB, first!.id)).toEqual({
+      name: "Vi",
+      email: "vi@example.com",
+      phone: null,
+      timezone: "Europe/Vilnius",
+    });
   });
 
   it("reads for a write with the chatbot's schema, by id or natural key, for the owning team only", async () => {

@@ -6,7 +6,8 @@ async function chatbot(name = "Playground bot") {
   return createChatbot(team.apiKey, { name });
 }
 
-const start = (chatbotId: string, data: Record<string, string> = {}) => startConversationWith(chatbotId, { data, timezone: "Europe/Paris" });
+const start = (chatbotId: string, data: Record<string, string> = {}) =>
+  startConversationWith(chatbotId, { data, timezone: "Europe/Paris" });
 
 describe("GET /playground/:chatbot_id", () => {
   it("renders the page with the widget, a strict CSP and every name escaped", async () => {
@@ -57,6 +58,6 @@ describe("GET /playground/api/conversations/:id", () => {
     const path = `/playground/api/conversations/${one.conversation_id}`;
     expectProblem(await call("GET", path), 401);
     expectProblem(await call("GET", path, { token: two.token }), 401);
-    expectProblem(await call("GET", path, { token: one.token.slice(0, -2) + "xx" }), 401);
+    expectProblem(await call("GET", path, { token: `${one.token.slice(0, -2)}xx` }), 401);
   });
 });

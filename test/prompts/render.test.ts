@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, expectProblem, sendMessage, startConversation } from "../support/api";
-import { costOf } from "../support/cost";
 import { describeApiKeyAuth } from "../support/api-key-suite";
+import { costOf } from "../support/cost";
 import { createParticipant, getParticipant, teamWithChatbot } from "../support/participants";
 
 const render = (apiKey: string, participantId: string, template: string) =>
@@ -11,11 +11,24 @@ const render = (apiKey: string, participantId: string, template: string) =>
 describe("POST /v1/prompts/render", () => {
   it("renders the design's variables for a participant", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
-    const p = await createParticipant(apiKey, chatbot.id, { name: "Ona", timezone: "Asia/Tokyo", data: { plan: "pro", tasks: [{ due: "2025-01-31" }] } });
-    const response = await render(apiKey, p.id, "Data: {participant_data}\nDue: {participant_data.tasks[0].due}\nNow: {current_datetime}\n{{literal}} {unknown}");
+    const p = await createParticipant(apiKey, chatbot.id, {
+      name: "Ona",
+      timezone: "Asia/Tokyo",
+      data: { plan: "pro", tasks: [{ due: "2025-01-31" }] },
+    });
+    const response = await render(
+      apiKey,
+      p.id,
+      "Data: {participant_data}\nDue: {participant_data.tasks[0].due}\nNow: {current_datetime}\n{{literal}} {unknown}",
+    );
     expect(response.status).toBe(200);
     const [data, due, now, last] = response.json.prompt.split("\n");
-    expect(JSON.parse(data.slice("Data: ".length))).toEqual({ plan: "pro", tasks: [{ due: "2025-01-31" }], name: "Ona", timezone: "Asia/Tokyo" });
+    expect(JSON.parse(data.slice("Data: ".length))).toEqual({
+      plan: "pro",
+      tasks: [{ due: "2025-01-31" }],
+      name: "Ona",
+      timezone: "Asia/Tokyo",
+    });
     expect(due).toBe("Due: 2025-01-31");
     expect(now).toMatch(/^Now: [A-Z][a-z]+day, \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+09:00 \(Asia\/Tokyo\)$/);
     expect(last).toBe("{literal} {unknown}");
@@ -51,7 +64,12 @@ describe("POST /v1/prompts/render", () => {
       ["POST", `/v1/participants/${p.id}/data/increment`, { key: "n" }, "plan=pro n=1 name="],
       ["PUT", `/v1/participants/${p.id}/data`, { plan: "team", n: 5 }, "plan=team n=5 name="],
       ["PATCH", `/v1/participants/${p.id}`, { name: "Ona" }, "plan=team n=5 name=Ona"],
-      ["PUT", `/v1/participants/by-identifier/${chatbot.id}/api/${encodeURIComponent(String(p.identifier))}/data`, { plan: "hook" }, "plan=hook n= name=Ona"],
+      [
+        "PUT",
+        `/v1/participants/by-identifier/${chatbot.id}/api/${encodeURIComponent(String(p.identifier))}/data`,
+        { plan: "hook" },
+        "plan=hook n= name=Ona",
+      ],
     ];
     for (const [method, path, body, expected] of writes) {
       expect((await call(method, path, { token: apiKey, body })).status).toBe(200);
@@ -79,7 +97,11 @@ describe("POST /v1/prompts/render", () => {
     const first = await render(apiKey, conversation.participant_id, template);
     expect(JSON.parse(first.json.prompt)).toEqual({ name: "Before", timezone: "Europe/Paris" });
     expect((await render(apiKey, conversation.participant_id, template)).headers.get("Chat-Context-Cache")).toBe("hit");
-    const sent = await sendMessage(conversation.conversation_id, conversation.token, { text: "hi", data: { name: "After" }, timezone: "America/Chicago" });
+    const sent = await sendMessage(conversation.conversation_id, conversation.token, {
+      text: "hi",
+      data: { name: "After" },
+      timezone: "America/Chicago",
+    });
     expect(sent.status).toBe(201);
     const after = await render(apiKey, conversation.participant_id, template);
     expect(JSON.parse(after.json.prompt)).toEqual({ name: "After", timezone: "America/Chicago" });
@@ -90,20 +112,28 @@ describe("POST /v1/prompts/render", () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const p = await createParticipant(apiKey, chatbot.id);
     expectProblem(await render(apiKey, "part_nope", "x"), 404);
-    expect(expectProblem(await call("POST", "/v1/prompts/render", { token: apiKey, body: { participant_id: p.id } }), 400).errors[0].pointer).toBe("/template");
-    expect(expectProblem(await call("POST", "/v1/prompts/render", { token: apiKey, body: { participant_id: p.id, template: 5 } }), 400).errors[0].pointer).toBe("/template");
-    expectProblem(await call("POST", "/v1/prompts/render", { token: apiKey, rawBody: "{", headers: { "Content-Type": "application/json" } }), 400);
+    expect(
+      expectProblem(await call("POST", "/v1/prompts/render", { token: apiKey, body: { participant_id: p.id } }), 400).errors[0].pointer,
+    ).toBe("/template");
+    expect(
+      expectProblem(await call("POST", "/v1/prompts/render", { token: apiKey, body: { participant_id: p.id, template: 5 } }), 400).errors[0]
+        .pointer,
+    ).toBe("/template");
+    expectProblem(
+      await call("POST", "/v1/prompts/render", { token: apiKey, rawBody: "{", headers: { "Content-Type": "application/json" } }),
+      400,
+    );
   });
 });
 
 describe("GET /v1/participants/:id/prompt-variables/participant_data", () => {
   it("answers {name, value} with the JSON render, through the same cache", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
-    const p = await createParticipant(apiKey, chatbot.id, { name: "Ona", data: { "quote\"key": "😀", n: [1, 2] } });
+    const p = await createParticipant(apiKey, chatbot.id, { name: "Ona", data: { 'quote"key': "😀", n: [1, 2] } });
     const first = await call("GET", `/v1/participants/${p.id}/prompt-variables/participant_data`, { token: apiKey });
     expect(first.status).toBe(200);
     expect(first.json.name).toBe("participant_data");
-    expect(JSON.parse(first.json.value)).toEqual({ "quote\"key": "😀", n: [1, 2], name: "Ona" });
+    expect(JSON.parse(first.json.value)).toEqual({ 'quote"key': "😀", n: [1, 2], name: "Ona" });
     expect(first.headers.get("Chat-Context-Cache")).toBe("miss");
     const second = await call("GET", `/v1/participants/${p.id}/prompt-variables/participant_data`, { token: apiKey });
     expect(second.headers.get("Chat-Context-Cache")).toBe("hit");
@@ -122,7 +152,11 @@ describeApiKeyAuth({
     return { team, ids: { participant: participant.id }, secrets: ["s3cr3t"] };
   },
   routes: [
-    { method: "POST", path: () => "/v1/prompts/render", body: ({ participant }) => ({ participant_id: participant, template: "{participant_data}" }) },
+    {
+      method: "POST",
+      path: () => "/v1/prompts/render",
+      body: ({ participant }) => ({ participant_id: participant, template: "{participant_data}" }),
+    },
     { method: "GET", path: ({ participant }) => `/v1/participants/${participant}/prompt-variables/participant_data` },
   ],
   unchanged: async ({ team, ids }) => {

@@ -17,7 +17,9 @@ describe("prompt templates", () => {
   });
 
   it("does not override name or timezone already in the data, and adds nothing unset", () => {
-    expect(JSON.parse(render("{participant_data}", { data: { name: "From data" }, name: "Record", timezone: null } as any))).toEqual({ name: "From data" });
+    expect(JSON.parse(render("{participant_data}", { data: { name: "From data" }, name: "Record", timezone: null } as any))).toEqual({
+      name: "From data",
+    });
     expect(render("{participant_data}", { data: {}, name: null, timezone: null } as any)).toBe("{}");
   });
 
@@ -28,14 +30,20 @@ describe("prompt templates", () => {
     expect(render("{participant_data.tasks[1]}")).toBe("plain");
     expect(render("{participant_data.tasks.0.due}")).toBe("2025-01-31");
     expect(render('{participant_data["odd key"]["x.y"]}')).toBe("5");
-    expect(render("{participant_data.flag}|{participant_data.n}|{participant_data.none}|{participant_data.missing.deep}|{participant_data.tasks[9]}")).toBe("false|0|||");
+    expect(
+      render(
+        "{participant_data.flag}|{participant_data.n}|{participant_data.none}|{participant_data.missing.deep}|{participant_data.tasks[9]}",
+      ),
+    ).toBe("false|0|||");
     expect(render("{participant_data.name} in {participant_data.timezone}")).toBe("Ona in Europe/Vilnius");
     expect(render("{participant_data.plan.length}")).toBe("");
   });
 
   it("renders {current_datetime} in the participant's timezone, UTC where unknown", () => {
     expect(render("now: {current_datetime}")).toBe("now: Tuesday, 2025-07-01 12:05:03 +03:00 (Europe/Vilnius)");
-    expect(formatCurrentDatetime(new Date("2025-01-01T00:30:00Z"), "America/New_York")).toBe("Tuesday, 2024-12-31 19:30:00 -05:00 (America/New_York)");
+    expect(formatCurrentDatetime(new Date("2025-01-01T00:30:00Z"), "America/New_York")).toBe(
+      "Tuesday, 2024-12-31 19:30:00 -05:00 (America/New_York)",
+    );
     expect(formatCurrentDatetime(new Date("2025-01-01T00:30:00Z"), null)).toBe("Wednesday, 2025-01-01 00:30:00 +00:00 (UTC)");
     expect(formatCurrentDatetime(new Date("2025-01-01T00:30:00Z"), "Asia/Kolkata")).toContain("+05:30");
   });

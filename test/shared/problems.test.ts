@@ -9,12 +9,12 @@ function documented(): Map<string, number> {
   return rows;
 }
 
-describe("the problem catalogue", () => {
+describe("the problem catalog", () => {
   it("documents every slug with its status, and documents nothing else", () => {
     const docs = documented();
     expect(docs.size).toBeGreaterThan(10);
-    const catalogue = new Map(Object.entries(PROBLEMS).map(([slug, entry]) => [slug, entry.status as number]));
-    expect(Object.fromEntries(docs)).toEqual(Object.fromEntries(catalogue));
+    const catalog = new Map(Object.entries(PROBLEMS).map(([slug, entry]) => [slug, entry.status as number]));
+    expect(Object.fromEntries(docs)).toEqual(Object.fromEntries(catalog));
   });
 
   it("gives every slug a title of its own, never the raw slug", () => {
@@ -24,7 +24,7 @@ describe("the problem catalogue", () => {
     }
   });
 
-  it("builds a problem from the slug alone: type, title and status from the catalogue", () => {
+  it("builds a problem from the slug alone: type, title and status from the catalog", () => {
     const error = problem("write-contention", "Retry.", {}, { "Retry-After": "1" });
     expect(error.problem).toEqual({ type: "/problems/write-contention", title: "Write contention", status: 503, detail: "Retry." });
     expect(error.headers).toEqual({ "Retry-After": "1" });

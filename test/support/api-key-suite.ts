@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, call, createTeam, expectProblem, type ApiResponse } from "./api";
+import { ADMIN_TOKEN, type ApiResponse, call, createTeam, expectProblem } from "./api";
 
 /** The ids a route names, by kind: `{ chatbot: "cb_…", participant: "part_…" }`. */
 export type Ids = Record<string, string>;

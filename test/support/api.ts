@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { readResponse, type ApiResponse } from "./responses";
+import { type ApiResponse, readResponse } from "./responses";
+
 export type { ApiResponse };
 
 export const ADMIN_TOKEN = "test-admin-token";
@@ -82,7 +83,9 @@ export async function visitorTexts(apiKey: string, conversationId: string, limit
   const query = limit === undefined ? "" : `?limit=${limit}`;
   const response = await call("GET", `/v1/conversations/${conversationId}/messages${query}`, { token: apiKey });
   if (response.status !== 200) throw new Error(`messages: ${response.status} ${response.text}`);
-  return response.json.messages.filter((message: { role: string }) => message.role === "visitor").map((message: { text: string }) => message.text);
+  return response.json.messages
+    .filter((message: { role: string }) => message.role === "visitor")
+    .map((message: { text: string }) => message.text);
 }
 
 /** Runs the conversation object's pending alarm, which copies counters and metadata to D1. */

@@ -27,7 +27,14 @@ export async function createParticipant(
 export async function getParticipant(apiKey: string, id: string) {
   const response = await call("GET", `/v1/participants/${id}`, { token: apiKey });
   if (response.status !== 200) throw new Error(`get participant: ${response.status} ${response.text}`);
-  return response.json as { id: string; version: number; data: Record<string, any>; name: string | null; timezone: string | null; [key: string]: unknown };
+  return response.json as {
+    id: string;
+    version: number;
+    data: Record<string, any>;
+    name: string | null;
+    timezone: string | null;
+    [key: string]: unknown;
+  };
 }
 
 /** A chatbot's participants in creation order (up to the list's 200 limit); throws unless 200. */

@@ -63,7 +63,7 @@ describe("the app's surface", () => {
     expect(collection.headers.get("Allow")).toBe("GET, HEAD");
   });
 
-  it("maps a bare HTTP status (Hono's HTTPException) to a catalogued slug", () => {
+  it("maps a bare HTTP status (Hono's HTTPException) to a catalogd slug", () => {
     expect(slugForStatus(413)).toBe("payload-too-large");
     expect(slugForStatus(405)).toBe("method-not-allowed");
     expect(slugForStatus(418)).toBe("bad-request");

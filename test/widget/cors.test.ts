@@ -115,7 +115,7 @@ describe("widget CORS", () => {
     const { chatbot } = await chatbotWithOrigins([SHOP]);
     const started = await start(chatbot.id, SHOP);
     const rejected = await call("POST", `/v1/widget/conversations/${started.json.conversation_id}/messages`, {
-      token: started.json.token + "x",
+      token: `${started.json.token}x`,
       body: { text: "hi" },
       headers: { Origin: SHOP },
     });

@@ -9,7 +9,10 @@ function listMessages(conversationId: string, token: string, query = "") {
 describe("POST /v1/widget/conversations/:id/messages", () => {
   it("stores the message and answers with it and its metadata outcome", async () => {
     const conversation = await startConversation();
-    const response = await sendMessage(conversation.conversation_id, conversation.token, { text: "Where is my order?", data: { order: "A-1" } });
+    const response = await sendMessage(conversation.conversation_id, conversation.token, {
+      text: "Where is my order?",
+      data: { order: "A-1" },
+    });
     expect(response.status).toBe(201);
     expect(response.json.message).toEqual({
       id: expect.stringMatching(/^msg_[0-9a-z]{26}$/),
@@ -29,7 +32,8 @@ describe("POST /v1/widget/conversations/:id/messages", () => {
 
   it("names the failing fields", async () => {
     const conversation = await startConversation();
-    const send = (body: unknown) => call("POST", `/v1/widget/conversations/${conversation.conversation_id}/messages`, { token: conversation.token, body });
+    const send = (body: unknown) =>
+      call("POST", `/v1/widget/conversations/${conversation.conversation_id}/messages`, { token: conversation.token, body });
     expectFieldErrors(await send({}), ["/text"]);
     expectFieldErrors(await send({ text: "" }), ["/text"]);
     expectFieldErrors(await send({ text: " \n\t " }), ["/text"]);
@@ -46,7 +50,7 @@ describe("POST /v1/widget/conversations/:id/messages", () => {
     const conversation = await startConversation();
     const atLimit = "𝒜".repeat(MESSAGE_TEXT_MAX_CODE_POINTS);
     expect((await sendMessage(conversation.conversation_id, conversation.token, { text: atLimit })).status).toBe(201);
-    expectFieldErrors(await sendMessage(conversation.conversation_id, conversation.token, { text: atLimit + "a" }), ["/text"]);
+    expectFieldErrors(await sendMessage(conversation.conversation_id, conversation.token, { text: `${atLimit}a` }), ["/text"]);
   });
 
   it("answers malformed JSON with 400", async () => {
@@ -94,7 +98,8 @@ describe("GET /v1/widget/conversations/:id/messages", () => {
     const seen: string[] = [];
     let after: string | null = null;
     do {
-      const page: any = (await listMessages(conversation.conversation_id, conversation.token, `?limit=4${after ? `&after=${after}` : ""}`)).json;
+      const page: any = (await listMessages(conversation.conversation_id, conversation.token, `?limit=4${after ? `&after=${after}` : ""}`))
+        .json;
       expect(page.messages.length).toBeLessThanOrEqual(4);
       seen.push(...page.messages.map((message: { id: string }) => message.id));
       after = page.next_cursor;

@@ -28,7 +28,12 @@ describe("POST /v1/widget/conversations", () => {
     const participant = await participantRow(response.json.participant_id);
     expect(participant).toMatchObject({ team_id: team.id, chatbot_id: chatbot.id, channel: "web", identifier: "visitor-123" });
     const conversation = await env.DB.prepare("SELECT * FROM conversations WHERE id = ?").bind(response.json.conversation_id).first();
-    expect(conversation).toMatchObject({ team_id: team.id, chatbot_id: chatbot.id, channel: "web", participant_id: response.json.participant_id });
+    expect(conversation).toMatchObject({
+      team_id: team.id,
+      chatbot_id: chatbot.id,
+      channel: "web",
+      participant_id: response.json.participant_id,
+    });
   });
 
   it("makes a visitor id where none is sent", async () => {
@@ -98,7 +103,10 @@ describe("POST /v1/widget/conversations", () => {
   });
 
   it("answers malformed JSON with 400", async () => {
-    const response = await call("POST", "/v1/widget/conversations", { rawBody: '{"chatbot_id": ', headers: { "Content-Type": "application/json" } });
+    const response = await call("POST", "/v1/widget/conversations", {
+      rawBody: '{"chatbot_id": ',
+      headers: { "Content-Type": "application/json" },
+    });
     expect(expectProblem(response, 400).type).toBe("/problems/malformed-json");
   });
 });

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { signConversationToken } from "../../src/shared/auth";
-import { call, countD1Statements, expectProblem, sendMessage, startConversation, startConversationWith, TOKEN_SECRET } from "../support/api";
+import {
+  call,
+  countD1Statements,
+  expectProblem,
+  sendMessage,
+  startConversation,
+  startConversationWith,
+  TOKEN_SECRET,
+} from "../support/api";
 
 const base64url = {
   encode: (text: string) => btoa(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, ""),
@@ -106,11 +114,15 @@ describe("conversation tokens", () => {
     );
     expect(read.result.status).toBe(200);
     expect(read.statements).toBe(0);
-    const post = await countD1Statements(() => sendMessage(conversation.conversation_id, conversation.token, { text: "hi", data: { a: "1" } }));
+    const post = await countD1Statements(() =>
+      sendMessage(conversation.conversation_id, conversation.token, { text: "hi", data: { a: "1" } }),
+    );
     expect(post.result.status).toBe(201);
     expect(post.statements).toBe(0);
     // The counter does see statements, so the zeros above mean something.
-    const api = await countD1Statements(() => call("GET", `/v1/conversations/${conversation.conversation_id}`, { token: conversation.team.apiKey }));
+    const api = await countD1Statements(() =>
+      call("GET", `/v1/conversations/${conversation.conversation_id}`, { token: conversation.team.apiKey }),
+    );
     expect(api.statements).toBeGreaterThan(0);
   });
 });

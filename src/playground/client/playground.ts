@@ -45,7 +45,13 @@ function fillTable(id: string, pairs: [string, string][], emptyText: string): vo
 }
 
 function showLocal(): void {
-  fillTable("local", Object.entries(readCustomData()).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [WIDGET_STORAGE_PREFIX + k, v]), "No " + WIDGET_STORAGE_PREFIX + " keys set.");
+  fillTable(
+    "local",
+    Object.entries(readCustomData())
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => [WIDGET_STORAGE_PREFIX + k, v]),
+    `No ${WIDGET_STORAGE_PREFIX} keys set.`,
+  );
 }
 
 function pickConversation(): void {
@@ -59,25 +65,33 @@ async function refresh(): Promise<void> {
   if (!conversation) return;
   byId("conversation-id").textContent = conversation.id;
   try {
-    const response = await fetch("/playground/api/conversations/" + encodeURIComponent(conversation.id), {
-      headers: { Authorization: "Bearer " + conversation.token },
+    const response = await fetch(`/playground/api/conversations/${encodeURIComponent(conversation.id)}`, {
+      headers: { Authorization: `Bearer ${conversation.token}` },
       cache: "no-store",
     });
     if (!response.ok) {
-      byId("conversation-status").textContent = "The conversation could not be read (" + response.status + ").";
+      byId("conversation-status").textContent = `The conversation could not be read (${response.status}).`;
       if (response.status === 401) conversation = null;
       return;
     }
     const snapshot = (await response.json()) as Snapshot;
     const pairs = Object.entries(snapshot.metadata).sort(([a], [b]) => (a < b ? -1 : 1));
-    fillTable("metadata", pairs, "No " + WIDGET_KEY_PREFIX + " metadata yet.");
+    fillTable("metadata", pairs, `No ${WIDGET_KEY_PREFIX} metadata yet.`);
     for (const cell of byId("customer").querySelectorAll<HTMLElement>("td[data-field]")) {
       const value = snapshot.customer[cell.dataset.field!];
       cell.textContent = value ?? "not set";
       cell.classList.toggle("none", value == null);
     }
     byId("conversation-status").textContent =
-      snapshot.message_count + (snapshot.message_count === 1 ? " message" : " messages") + ", " + pairs.length + " " + WIDGET_KEY_PREFIX + " keys. Updated " + new Date().toLocaleTimeString() + ".";
+      snapshot.message_count +
+      (snapshot.message_count === 1 ? " message" : " messages") +
+      ", " +
+      pairs.length +
+      " " +
+      WIDGET_KEY_PREFIX +
+      " keys. Updated " +
+      new Date().toLocaleTimeString() +
+      ".";
   } catch {
     byId("conversation-status").textContent = "The service could not be reached; retrying.";
   }
@@ -112,7 +126,8 @@ async function copy(button: HTMLButtonElement): Promise<void> {
 }
 
 if (main && chatbotId) {
-  for (const button of document.querySelectorAll<HTMLButtonElement>("button.copy")) button.addEventListener("click", () => void copy(button));
+  for (const button of document.querySelectorAll<HTMLButtonElement>("button.copy"))
+    button.addEventListener("click", () => void copy(button));
   // The widget announces its conversation (data-expose-conversation): refresh at once.
   window.addEventListener("chat-context:conversation", (event) => {
     const detail = (event as CustomEvent<{ chatbot_id?: string; conversation_id?: string; token?: string }>).detail;

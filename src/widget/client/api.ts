@@ -34,12 +34,13 @@ export function configureApi(origin: string, token: () => string | undefined): v
 }
 
 /** A GET without a body, else a POST of the body as JSON; answers the response's JSON (null if none). */
+// biome-ignore lint/suspicious/noExplicitAny: each caller names the fields it reads of the server's JSON
 async function request(path: string, body?: unknown): Promise<any> {
   let response: Response;
   try {
     const headers: Record<string, string> = {};
     const token = conversationToken();
-    if (token && path !== CONVERSATIONS) headers.Authorization = "Bearer " + token;
+    if (token && path !== CONVERSATIONS) headers.Authorization = `Bearer ${token}`;
     // text/plain: the server reads JSON whatever the type, and the start needs no preflight.
     if (body !== undefined) headers["Content-Type"] = "text/plain;charset=UTF-8";
     response = await fetch(base + path, {
@@ -51,25 +52,32 @@ async function request(path: string, body?: unknown): Promise<any> {
   } catch {
     throw new HttpError(0, "The network is unreachable.");
   }
+  // biome-ignore lint/suspicious/noExplicitAny: read as JSON, checked by the callers
   let json: any = null;
   try {
     json = await response.json();
   } catch {
     // not JSON
   }
-  if (!response.ok) throw new HttpError(response.status, (json && json.detail) || "The server answered " + response.status + ".");
+  if (!response.ok) throw new HttpError(response.status, json?.detail || `The server answered ${response.status}.`);
   return json;
 }
 
-const messagesPath = (conversationId: string) => CONVERSATIONS + "/" + encodeURIComponent(conversationId) + "/messages";
+const messagesPath = (conversationId: string) => `${CONVERSATIONS}/${encodeURIComponent(conversationId)}/messages`;
 
 /** Starts a conversation: the one request without the conversation token. */
-export const startConversation = (body: { chatbot_id: string; visitor_id?: string; data: Record<string, string>; timezone?: string }): Promise<Started> =>
-  request(CONVERSATIONS, body);
+export const startConversation = (body: {
+  chatbot_id: string;
+  visitor_id?: string;
+  data: Record<string, string>;
+  timezone?: string;
+}): Promise<Started> => request(CONVERSATIONS, body);
 
 /** One page of 200 of the conversation's messages, oldest first, after the cursor `after`. */
 export const readMessages = (conversationId: string, after: string): Promise<HistoryPage> =>
-  request(messagesPath(conversationId) + "?limit=200" + (after ? "&after=" + encodeURIComponent(after) : ""));
+  request(`${messagesPath(conversationId)}?limit=200${after ? `&after=${encodeURIComponent(after)}` : ""}`);
 
-export const sendMessage = (conversationId: string, body: { text: string; data: Record<string, string>; timezone?: string }): Promise<Sent> =>
-  request(messagesPath(conversationId), body);
+export const sendMessage = (
+  conversationId: string,
+  body: { text: string; data: Record<string, string>; timezone?: string },
+): Promise<Sent> => request(messagesPath(conversationId), body);

@@ -3,10 +3,10 @@
 // sent in order, one at a time. With each message go the custom data pairs whose value the
 // server has not accepted yet; what it refused or warned about is reported on the console,
 // once per key, reason and value in a page view.
-import { HttpError, readMessages, sendMessage, startConversation, type Message, type MetadataAnswer, type Pair } from "./api";
+import { HttpError, type Message, type MetadataAnswer, type Pair, readMessages, sendMessage, startConversation } from "./api";
 import { warn } from "./log";
 import { announce, chatbotId, forget, outbox, save, state, sync } from "./session";
-import { hashValue, readCustomData, type Outgoing } from "./state";
+import { hashValue, type Outgoing, readCustomData } from "./state";
 import { rekey, setStatus, show } from "./view";
 
 /** Pages of 200 read when a conversation resumes: bounded, newest pages beyond are not shown. */
@@ -32,13 +32,14 @@ function showOutgoing(item: Outgoing, pending: "sending" | "failed", detail?: st
 
 /** Remembers what the server accepted and reports what it refused or warned about. */
 function acknowledge(sent: Record<string, string>, answer: MetadataAnswer | undefined): void {
-  const acked = (state.acked ??= {});
+  state.acked ??= {};
+  const acked = state.acked;
   for (const key of answer?.accepted ?? []) if (key in sent) acked[key] = hashValue(sent[key]!);
   const report = (pair: Pair, what: string) => {
-    const id = pair.key + "|" + pair.reason + "|" + (pair.key in sent ? hashValue(sent[pair.key]!) : "");
+    const id = `${pair.key}|${pair.reason}|${pair.key in sent ? hashValue(sent[pair.key]!) : ""}`;
     if (reported.has(id)) return;
     reported.add(id);
-    warn('custom data key "' + pair.key + '" ' + what + ": " + pair.reason);
+    warn(`custom data key "${pair.key}" ${what}: ${pair.reason}`);
   };
   for (const pair of answer?.rejected ?? []) report(pair, "was rejected");
   for (const pair of answer?.warnings ?? []) report(pair, "has a warning");
@@ -142,7 +143,7 @@ export async function pump(): Promise<void> {
 
 /** Queues what the visitor typed (the draft is then empty) and sends it. */
 export function submit(text: string): void {
-  const item: Outgoing = { id: "local-" + Date.now().toString(36) + "-" + counter++, text };
+  const item: Outgoing = { id: `local-${Date.now().toString(36)}-${counter++}`, text };
   outbox.push(item);
   state.draft = "";
   save();

@@ -1,7 +1,7 @@
 // The widget's state for this page view: read from storage at start, written back on
 // every change, and kept in memory alone once storage refuses a write. One widget per
 // run of the bundle (one per script tag), so this module's state is that widget's.
-import { readState, writeState, type Outgoing, type WidgetState } from "./state";
+import { type Outgoing, readState, type WidgetState, writeState } from "./state";
 
 /** The chatbot of the script tag (`data-chatbot-id`). */
 export let chatbotId = "";
@@ -30,7 +30,13 @@ export function save(): void {
 export function sync(): void {
   if (!persisted) return;
   const stored = readState(chatbotId);
-  if (stored) Object.assign(state, { visitor_id: stored.visitor_id, conversation_id: stored.conversation_id, token: stored.token, acked: stored.acked });
+  if (stored)
+    Object.assign(state, {
+      visitor_id: stored.visitor_id,
+      conversation_id: stored.conversation_id,
+      token: stored.token,
+      acked: stored.acked,
+    });
 }
 
 /** The server no longer knows the conversation (or its token): the next send starts a new one. */

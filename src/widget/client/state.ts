@@ -5,7 +5,7 @@
 import { WIDGET_STORAGE_PREFIX } from "../../shared/key-prefixes";
 
 /** The widget's own state: outside the custom data prefix, one key per chatbot. */
-const stateKey = (chatbotId: string) => "chat-context:state:" + chatbotId;
+const stateKey = (chatbotId: string) => `chat-context:state:${chatbotId}`;
 
 /** A message typed by the visitor that the server has not yet acknowledged. */
 export type Outgoing = { id: string; text: string };
@@ -107,5 +107,5 @@ export function hashValue(value: string): string {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36) + "." + value.length.toString(36);
+  return `${(4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)}.${value.length.toString(36)}`;
 }

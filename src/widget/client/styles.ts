@@ -1,5 +1,5 @@
 // The widget's styles, applied inside its shadow root only. `.root` resets every
-// inherited property (`all: initial`), so the page's fonts and colours never leak in;
+// inherited property (`all: initial`), so the page's fonts and colors never leak in;
 // the page's selectors cannot reach inside the shadow root at all.
 export const CSS = `
 .root{all:initial;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1a1a1a}

@@ -138,11 +138,11 @@ export function show(message: Message, pending?: "sending" | "failed", detail?: 
     bubbles.set(message.id, bubble);
     log.append(bubble);
   }
-  bubble.className = "msg " + message.role + (pending ? " " + pending : "");
+  bubble.className = `msg ${message.role}${pending ? ` ${pending}` : ""}`;
   bubble.textContent = message.text;
   if (pending === "sending") bubble.append(el("span", "note", "Sending\u2026"));
   if (pending === "failed") {
-    bubble.append(el("span", "note", "Not sent. " + (detail ?? "")));
+    bubble.append(el("span", "note", `Not sent. ${detail ?? ""}`));
     const retry = el("button", "retry", "Retry");
     retry.type = "button";
     retry.addEventListener("click", () => {

@@ -10,9 +10,12 @@ import { createView, focusView, setPanelOpen } from "./view";
 
 function boot(script: HTMLScriptElement): void {
   const chatbotId = script.getAttribute("data-chatbot-id") ?? "";
-  if (!chatbotId) return warn("the script tag needs a data-chatbot-id attribute");
+  if (!chatbotId) {
+    warn("the script tag needs a data-chatbot-id attribute");
+    return;
+  }
   const registry = window as unknown as Record<string, unknown>;
-  const flag = "__chatContext:" + chatbotId;
+  const flag = `__chatContext:${chatbotId}`;
   if (registry[flag]) return; // the same chatbot's script included twice
   registry[flag] = true;
 
@@ -46,7 +49,8 @@ function boot(script: HTMLScriptElement): void {
 }
 
 try {
-  const script = (document.currentScript as HTMLScriptElement | null) ?? document.querySelector<HTMLScriptElement>("script[data-chatbot-id]");
+  const script =
+    (document.currentScript as HTMLScriptElement | null) ?? document.querySelector<HTMLScriptElement>("script[data-chatbot-id]");
   if (script) boot(script);
 } catch (error) {
   // Never let the widget break the host page.
