@@ -60,7 +60,7 @@ export const chatbotRoutes = new Hono<ApiEnv>();
 chatbotRoutes.use(requireApiKey);
 
 chatbotRoutes.post("/", limitBody(64 * 1024), async (c) => {
-  const input = await readJson(c, CreateChatbot);
+  const input = await readJson(c.req, CreateChatbot);
   const now = nowIso();
   const chatbot: Chatbot = {
     id: newId("cb"),
@@ -81,7 +81,7 @@ chatbotRoutes.get("/:id", async (c) => {
 });
 
 chatbotRoutes.patch("/:id", limitBody(64 * 1024), async (c) => {
-  const input = await readJson(c, UpdateChatbot);
+  const input = await readJson(c.req, UpdateChatbot);
   const chatbot = await requireTeamChatbot(c.env.DB, c.var.teamId, c.req.param("id"));
   const updated: Chatbot = {
     ...chatbot,

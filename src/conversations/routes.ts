@@ -85,7 +85,7 @@ conversationRoutes.get("/:id/metadata/:key", async (c) => {
 });
 
 conversationRoutes.put("/:id/metadata/:key", limitBody(PUT_METADATA_BODY_LIMIT), async (c) => {
-  const { value } = await readJson(c, PutMetadata);
+  const { value } = await readJson(c.req, PutMetadata);
   const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
   const key = c.req.param("key");
   const result = await conversationClient(c.env, row.id).putMetadata(key, value);

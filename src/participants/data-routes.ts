@@ -27,8 +27,7 @@ const participantResponse = (outcome: WriteOutcome) => ({
   body: outcome.participant as unknown as Record<string, unknown>,
 });
 
-function targetById(c: ApiContext): WriteTarget {
-  const id = c.req.param("id")!;
+function targetById(id: string): WriteTarget {
   if (!ID_PATTERN.test(id)) throw notFound("No participant with that id.");
   return { participantId: id };
 }
@@ -68,15 +67,15 @@ async function runWrite(
 }
 
 dataRoutes.put("/:id/data", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
-  const target = targetById(c);
-  const data = await readJson(c, DataObject);
+  const target = targetById(c.req.param("id"));
+  const data = await readJson(c.req, DataObject);
   return runWrite(c, target, () => data, participantResponse);
 });
 
 // RFC 7396: `application/merge-patch+json`, and plain JSON for clients that cannot set it.
 // A JSON Patch (RFC 6902) document would be misread as a merge patch, so it is refused.
 dataRoutes.patch("/:id/data", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
-  const target = targetById(c);
+  const target = targetById(c.req.param("id"));
   const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type === "application/json-patch+json") {
     throw problem(
@@ -84,7 +83,7 @@ dataRoutes.patch("/:id/data", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) =>
       "JSON Patch (RFC 6902) is not supported here; send an RFC 7396 merge patch as application/merge-patch+json.",
     );
   }
-  const patch = await readJson(c, DataObject);
+  const patch = await readJson(c.req, DataObject);
   return runWrite(c, target, (current) => mergePatch(current, patch) as JsonObject, participantResponse);
 });
 
@@ -112,8 +111,8 @@ function typeConflict(key: string, expected: string, found: JsonValue): never {
 
 // Bot tool: append a value to the list under `key` (a missing key starts an empty list).
 dataRoutes.post("/:id/data/append", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
-  const target = targetById(c);
-  const { key, value } = await readJson(c, AppendInput);
+  const target = targetById(c.req.param("id"));
+  const { key, value } = await readJson(c.req, AppendInput);
   return runWrite(
     c,
     target,
@@ -130,8 +129,8 @@ dataRoutes.post("/:id/data/append", limitBody(DATA_WRITE_BODY_MAX_BYTES), async 
 
 // Bot tool: add `by` (default 1) to the number under `key` (a missing key counts from 0).
 dataRoutes.post("/:id/data/increment", limitBody(16 * 1024), async (c) => {
-  const target = targetById(c);
-  const { key, by } = await readJson(c, IncrementInput);
+  const target = targetById(c.req.param("id"));
+  const { key, by } = await readJson(c.req, IncrementInput);
   return runWrite(
     c,
     target,
@@ -161,7 +160,7 @@ dataRoutes.put("/by-identifier/:chatbot_id/:channel/:identifier/data", limitBody
     throw badRequest(`identifier ${identifier.error.issues[0]!.message}`, [
       { pointer: "/identifier", message: identifier.error.issues[0]!.message },
     ]);
-  const data = await readJson(c, DataObject);
+  const data = await readJson(c.req, DataObject);
   return runWrite(
     c,
     { chatbotId, channel: channel.data, identifier: identifier.data, createIfMissing: true },

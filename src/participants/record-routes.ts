@@ -52,7 +52,7 @@ const ListQuery = z.strictObject({
 });
 
 recordRoutes.post("/", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
-  const input = await readJson(c, CreateParticipant);
+  const input = await readJson(c.req, CreateParticipant);
   const chatbot = await requireTeamChatbot(c.env.DB, c.var.teamId, input.chatbot_id);
   const conflict = async () => {
     const existing = await findParticipantIdByNaturalKey(c.env.DB, chatbot.id, input.channel, input.identifier);
@@ -113,7 +113,7 @@ recordRoutes.get("/:id", async (c) => {
 });
 
 recordRoutes.patch("/:id", limitBody(16 * 1024), async (c) => {
-  const input = await readJson(c, UpdateParticipant);
+  const input = await readJson(c.req, UpdateParticipant);
   const row = await requireTeamParticipant(c.env.DB, c.var.teamId, c.req.param("id"));
   const now = nowIso();
   if (Object.keys(input).length > 0) {

@@ -19,7 +19,7 @@ const RenderInput = z.strictObject({
 export const promptRoutes = new Hono<ApiEnv>();
 promptRoutes.use(requireApiKey);
 promptRoutes.post("/render", limitBody(512 * 1024), async (c) => {
-  const input = await readJson(c, RenderInput);
+  const input = await readJson(c.req, RenderInput);
   const { prompt, headers } = await renderReported(c.env, c.var.teamId, input.participant_id, input.template);
   return c.json({ prompt }, 200, headers);
 });

@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { badRequest, type FieldError, problem } from "./problem";
@@ -46,8 +46,8 @@ export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what =
  * The Content-Type is not enforced: `curl -d` and `text/plain` (no CORS preflight)
  * bodies are read as JSON too, and bearer auth leaves no cross-site request to forge.
  */
-export async function readJson<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
-  const text = await c.req.text();
+export async function readJson<T extends z.ZodType>(request: { text(): Promise<string> }, schema: T): Promise<z.output<T>> {
+  const text = await request.text();
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -14,7 +14,7 @@ const CreateTeam = z.strictObject({ name: z.string().trim().min(1).max(200) });
 export const teamRoutes = new Hono<AppEnv>();
 
 teamRoutes.post("/teams", requireAdmin, limitBody(4 * 1024), async (c) => {
-  const { name } = await readJson(c, CreateTeam);
+  const { name } = await readJson(c.req, CreateTeam);
   const team = { id: newId("team"), name };
   const apiKey = await createApiKey();
   const now = nowIso();

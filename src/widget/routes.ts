@@ -69,7 +69,7 @@ export const widgetRoutes = new Hono<WidgetEnv>();
 widgetRoutes.use(widgetCors);
 
 widgetRoutes.post("/conversations", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
-  const input = await readJson(c, StartConversation);
+  const input = await readJson(c.req, StartConversation);
   const chatbot = await findChatbotCached(c.env.DB, input.chatbot_id);
   if (!chatbot) throw notFound("No chatbot with that id.");
   checkOrigin({ origin: c.req.header("Origin"), url: c.req.url }, chatbot, (verdict) => c.set("origin", verdict));
@@ -120,7 +120,7 @@ widgetRoutes.use("/conversations/:id/*", async (c, next) => {
 });
 
 widgetRoutes.post("/conversations/:id/messages", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
-  const input = await readJson(c, PostMessage);
+  const input = await readJson(c.req, PostMessage);
   const { timezone, warnings } = checkTimezone(input.timezone);
   const result = await conversationClient(c.env, c.var.claims.c).postMessage({ text: input.text, data: input.data, timezone, warnings });
   c.header("Chat-Context-Cost", costHeader(result.cost, OBJECT_COST_COUNTERS));
