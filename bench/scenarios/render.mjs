@@ -1,11 +1,17 @@
-// Prompt render latency on a KV hit against a miss, in one run (issue 3).
+// Prompt render latency on a KV hit against a miss, in one run.
 // Hits render one template again and again; misses render a template never seen before
 // (a distinct suffix per request), so both paths do the same work but the cache. Requests
 // are sequential and alternate hit/miss, so drift of the machine touches both alike.
+// Sent by autocannon on one connection with a fixed amount (run.mjs `sequence`), each
+// request's kind chosen by its index; times and headers come back per request.
 const RENDERS = 300;
 
 function data() {
-  const tasks = Array.from({ length: 40 }, (_, i) => ({ name: `task ${i}`, due_date: `2025-02-${String((i % 28) + 1).padStart(2, "0")}`, done: i % 3 === 0 }));
+  const tasks = Array.from({ length: 40 }, (_, i) => ({
+    name: `task ${i}`,
+    due_date: `2025-02-${String((i % 28) + 1).padStart(2, "0")}`,
+    done: i % 3 === 0,
+  }));
   return { plan: "enterprise", locale: "lt-LT", visits: 17, tags: ["vip", "beta", "ąčę 😀"], tasks, notes: "x".repeat(2_000) };
 }
 
@@ -18,7 +24,7 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-export async function run({ adminToken, request }) {
+export async function run({ adminToken, request, sequence }) {
   const team = await request("POST", "/v1/admin/teams", { token: adminToken, body: { name: "render bench" } });
   const apiKey = team.json.api_key;
   const chatbot = await request("POST", "/v1/chatbots", { token: apiKey, body: { name: "render bench bot" } });
@@ -27,25 +33,34 @@ export async function run({ adminToken, request }) {
     body: { chatbot_id: chatbot.json.id, channel: "api", identifier: "bench-1", name: "Ona", timezone: "Europe/Vilnius", data: data() },
   });
   if (participant.status !== 201) throw new Error(`participant: ${participant.status} ${participant.text}`);
-  const render = (template) => request("POST", "/v1/prompts/render", { token: apiKey, body: { participant_id: participant.json.id, template } });
+  const render = (template) => ({
+    method: "POST",
+    path: "/v1/prompts/render",
+    token: apiKey,
+    body: { participant_id: participant.json.id, template },
+  });
 
   // Warm both code paths (and the hit key) before measuring.
-  for (let i = 0; i < 20; i++) {
-    await render(TEMPLATE);
-    await render(`${TEMPLATE}\nwarm ${i}`);
-  }
+  const warm = await sequence({ amount: 40, next: (n) => render(n % 2 ? `${TEMPLATE}\nwarm ${n >> 1}` : TEMPLATE) });
+  const warmFailure = warm.find((response) => response.status !== 200);
+  if (warmFailure) throw new Error(`render: ${warmFailure.status} ${warmFailure.text}`);
+
+  // Request n is pair i = n >> 1; pairs alternate hit, miss / miss, hit.
+  const kindOf = (n) => ((n >> 1) % 2 ? ["miss", "hit"] : ["hit", "miss"])[n % 2];
+  const responses = await sequence({
+    amount: 2 * RENDERS,
+    next: (n) => render(kindOf(n) === "hit" ? TEMPLATE : `${TEMPLATE}\nrequest ${n >> 1}`),
+  });
   const times = { hit: [], miss: [] };
   const wrong = { hit: 0, miss: 0 };
   const costs = {};
-  for (let i = 0; i < RENDERS; i++) {
-    for (const kind of i % 2 ? ["miss", "hit"] : ["hit", "miss"]) {
-      const response = await render(kind === "hit" ? TEMPLATE : `${TEMPLATE}\nrequest ${i}`);
-      if (response.status !== 200) throw new Error(`render: ${response.status} ${response.text}`);
-      if (response.headers["chat-context-cache"] !== kind) wrong[kind]++;
-      costs[kind] = response.headers["chat-context-cost"];
-      times[kind].push(response.ms);
-    }
-  }
+  responses.forEach((response, n) => {
+    const kind = kindOf(n);
+    if (response.status !== 200) throw new Error(`render: ${response.status} ${response.text}`);
+    if (response.headers["chat-context-cache"] !== kind) wrong[kind]++;
+    costs[kind] = response.headers["chat-context-cost"];
+    times[kind].push(response.ms);
+  });
   const stats = Object.fromEntries(
     Object.entries(times).map(([kind, list]) => {
       const sorted = [...list].sort((a, b) => a - b);
@@ -57,13 +72,22 @@ export async function run({ adminToken, request }) {
   return {
     name: "prompt render: KV hit vs miss",
     passed,
-    figures: { hit: stats.hit, miss: stats.miss, ratio_p50: stats.miss.p50 / stats.hit.p50, ratio_p99: stats.miss.p99 / stats.hit.p99, costs, wrong },
+    figures: {
+      hit: stats.hit,
+      miss: stats.miss,
+      ratio_p50: stats.miss.p50 / stats.hit.p50,
+      ratio_p99: stats.miss.p99 / stats.hit.p99,
+      costs,
+      wrong,
+    },
     lines: [
       `participant data ${JSON.stringify(data()).length} bytes; template with {participant_data}, two paths and {current_datetime}`,
       `hit:  ${fmt(stats.hit)}; cost ${costs.hit}`,
       `miss: ${fmt(stats.miss)}; cost ${costs.miss}`,
       `miss / hit: p50 ${(stats.miss.p50 / stats.hit.p50).toFixed(2)}x, p99 ${(stats.miss.p99 / stats.hit.p99).toFixed(2)}x`,
-      passed ? "PASS (every render reported the expected hit or miss)" : `FAIL: unexpected cache header on ${wrong.hit} hits and ${wrong.miss} misses`,
+      passed
+        ? "PASS (every render reported the expected hit or miss)"
+        : `FAIL: unexpected cache header on ${wrong.hit} hits and ${wrong.miss} misses`,
     ],
   };
 }
