@@ -191,45 +191,63 @@ async function main() {
     encoding: "utf8",
   });
   if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
-  const server = spawn(
-    process.execPath,
-    [
-      wrangler,
-      "dev",
-      "--port",
-      String(port),
-      "--ip",
-      "127.0.0.1",
-      "--persist-to",
-      state,
-      "--log-level",
-      "warn",
-      "--var",
-      `ADMIN_TOKEN:${ADMIN_TOKEN}`,
-      "--var",
-      "TOKEN_SECRET:bench-token-secret",
-    ],
-    { cwd: root, env: quiet, stdio: ["ignore", "inherit", "inherit"], detached: true },
-  );
-  const stop = () => {
+  const startServer = () =>
+    spawn(
+      process.execPath,
+      [
+        wrangler,
+        "dev",
+        "--port",
+        String(port),
+        "--ip",
+        "127.0.0.1",
+        "--persist-to",
+        state,
+        "--log-level",
+        "warn",
+        "--var",
+        `ADMIN_TOKEN:${ADMIN_TOKEN}`,
+        "--var",
+        "TOKEN_SECRET:bench-token-secret",
+        // The load comes from one address and floods a few conversations: the widget's rate limits would refuse it.
+        "--var",
+        "RATE_LIMITS:off",
+      ],
+      { cwd: root, env: quiet, stdio: ["ignore", "inherit", "inherit"], detached: true },
+    );
+  let server = startServer();
+  const kill = (signal) => {
     try {
-      process.kill(-server.pid, "SIGTERM");
+      process.kill(-server.pid, signal);
     } catch {}
+  };
+  const stop = () => {
+    kill("SIGTERM");
     rmSync(state, { recursive: true, force: true });
   };
   process.on("SIGINT", () => {
     stop();
     process.exit(130);
   });
-  try {
+  const healthy = async () => {
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        if ((await request(baseUrl, "GET", "/healthz", { timeoutMs: 2_000 })).status === 200) break;
+        if ((await request(baseUrl, "GET", "/healthz", { timeoutMs: 2_000 })).status === 200) return;
       } catch {}
       if (Date.now() > deadline) throw new Error("server did not become healthy within 60 s");
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  };
+  /** Kills the server as a crash would (SIGKILL, no shutdown), keeps its state, and starts it again. */
+  const crashAndRestart = async () => {
+    kill("SIGKILL");
+    await new Promise((resolve) => server.once("exit", resolve));
+    server = startServer();
+    await healthy();
+  };
+  try {
+    await healthy();
     const context = {
       baseUrl,
       adminToken: ADMIN_TOKEN,
@@ -237,6 +255,7 @@ async function main() {
       load: (options) => load(baseUrl, options),
       sequence: (options) => sequence(baseUrl, options),
       workerdCpuMs: () => workerdCpuMs(server.pid),
+      crashAndRestart,
       percentile,
     };
     const scenarios = readdirSync(path.join(root, "bench/scenarios"))

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { apiKeyRoutes } from "./api-keys/routes";
 import { chatbotRoutes } from "./chatbots/routes";
 import { conversationRoutes } from "./conversations/routes";
 import { participantRoutes } from "./participants/routes";
@@ -14,6 +15,13 @@ import { widgetRoutes } from "./widget/routes";
 /** The whole HTTP surface: each domain owns its routes and is mounted here. */
 export const app = new Hono<AppEnv>();
 
+// API answers are per caller and never cached; their types are what they say.
+app.use("/v1/*", async (c, next) => {
+  await next();
+  if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  c.res.headers.set("X-Content-Type-Options", "nosniff");
+});
+
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.route("/v1/admin", teamRoutes);
 app.route("/v1/chatbots", chatbotRoutes);
@@ -21,6 +29,7 @@ app.route("/v1/widget", widgetRoutes);
 app.route("/v1/conversations", conversationRoutes);
 app.route("/v1/participants", participantRoutes);
 app.route("/v1/prompts", promptRoutes);
+app.route("/v1/api-keys", apiKeyRoutes);
 app.route("/playground", playgroundRoutes);
 
 // A known path asked with a method it does not serve answers 405 with `Allow`.

@@ -6,6 +6,7 @@ import type { ApiEnv } from "../shared/hono-env";
 import { newId } from "../shared/ids";
 import { limitBody, readJson } from "../shared/json-body";
 import { nowIso } from "../shared/time";
+import { identityRoutes } from "./identity-routes";
 import { requireTeamChatbot } from "./lookups";
 import { type Chatbot, insertChatbot, presentChatbot, updateChatbot } from "./storage";
 
@@ -47,17 +48,20 @@ const chatbotFields = {
   name: z.string().trim().min(1).max(200),
   allowed_origins: z.array(Origin).max(100),
   participant_data_schema: ParticipantDataSchema,
+  identity_verification: z.enum(["off", "required"]),
 };
 
 const CreateChatbot = z.strictObject({
   ...chatbotFields,
   allowed_origins: chatbotFields.allowed_origins.default([]),
   participant_data_schema: chatbotFields.participant_data_schema.optional(),
+  identity_verification: chatbotFields.identity_verification.default("off"),
 });
 const UpdateChatbot = z.strictObject(chatbotFields).partial();
 
 export const chatbotRoutes = new Hono<ApiEnv>();
 chatbotRoutes.use(requireApiKey);
+chatbotRoutes.route("/", identityRoutes);
 
 chatbotRoutes.post("/", limitBody(64 * 1024), async (c) => {
   const input = await readJson(c.req, CreateChatbot);
@@ -68,6 +72,8 @@ chatbotRoutes.post("/", limitBody(64 * 1024), async (c) => {
     name: input.name,
     allowed_origins: [...new Set(input.allowed_origins)],
     participant_data_schema: input.participant_data_schema ?? null,
+    identity_verification: input.identity_verification,
+    identity_secrets: { current: null, previous: null, rotated_at: null },
     created_at: now,
     updated_at: now,
   };
@@ -86,6 +92,7 @@ chatbotRoutes.patch("/:id", limitBody(64 * 1024), async (c) => {
   const updated: Chatbot = {
     ...chatbot,
     ...input,
+    identity_verification: input.identity_verification ?? chatbot.identity_verification,
     allowed_origins: input.allowed_origins ? [...new Set(input.allowed_origins)] : chatbot.allowed_origins,
     updated_at: nowIso(),
   };

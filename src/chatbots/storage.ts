@@ -1,14 +1,23 @@
 /** The `chatbots` table, and an isolate cache of it for the widget routes. */
 
+/** Identity secrets as stored: sealed (see identity-secret.ts), the previous one kept for a grace period. */
+export type IdentitySecrets = { current: string | null; previous: string | null; rotated_at: string | null };
+
 type ChatbotRow = {
   id: string;
   team_id: string;
   name: string;
   allowed_origins: string;
   participant_data_schema: string | null;
+  identity_verification: IdentityVerification;
+  identity_secret: string | null;
+  identity_secret_previous: string | null;
+  identity_secret_rotated_at: string | null;
   created_at: string;
   updated_at: string;
 };
+
+export type IdentityVerification = "off" | "required";
 
 export type Chatbot = {
   id: string;
@@ -16,21 +25,32 @@ export type Chatbot = {
   name: string;
   allowed_origins: string[];
   participant_data_schema: Record<string, unknown> | null;
+  identity_verification: IdentityVerification;
+  identity_secrets: IdentitySecrets;
   created_at: string;
   updated_at: string;
 };
 
 function chatbotFromRow(row: ChatbotRow): Chatbot {
   return {
-    ...row,
+    id: row.id,
+    team_id: row.team_id,
+    name: row.name,
     allowed_origins: JSON.parse(row.allowed_origins) as string[],
     participant_data_schema: row.participant_data_schema ? JSON.parse(row.participant_data_schema) : null,
+    identity_verification: row.identity_verification ?? "off",
+    identity_secrets: { current: row.identity_secret, previous: row.identity_secret_previous, rotated_at: row.identity_secret_rotated_at },
+    created_at: row.created_at,
+    updated_at: row.updated_at,
   };
 }
 
-/** The public representation: the owning team is implied by the key that reads it. */
-export function presentChatbot({ team_id: _team, ...chatbot }: Chatbot) {
-  return chatbot;
+/**
+ * The public representation: the owning team is implied by the key that reads it, and
+ * the identity secret is never shown again (only whether one is set).
+ */
+export function presentChatbot({ team_id: _team, identity_secrets, ...chatbot }: Chatbot) {
+  return { ...chatbot, identity_secret_set: identity_secrets.current !== null };
 }
 
 export async function findChatbot(db: D1Database, id: string): Promise<Chatbot | null> {
@@ -70,17 +90,55 @@ export function insertChatbot(db: D1Database, chatbot: Chatbot): D1PreparedState
   const { allowed_origins, participant_data_schema } = columnsOf(chatbot);
   return db
     .prepare(
-      "INSERT INTO chatbots (id, team_id, name, allowed_origins, participant_data_schema, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      `INSERT INTO chatbots (id, team_id, name, allowed_origins, participant_data_schema, identity_verification, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .bind(chatbot.id, chatbot.team_id, chatbot.name, allowed_origins, participant_data_schema, chatbot.created_at, chatbot.updated_at);
+    .bind(
+      chatbot.id,
+      chatbot.team_id,
+      chatbot.name,
+      allowed_origins,
+      participant_data_schema,
+      chatbot.identity_verification,
+      chatbot.created_at,
+      chatbot.updated_at,
+    );
 }
 
 /** Writes the chatbot's settings and drops it from this isolate's cache. */
 export async function updateChatbot(db: D1Database, chatbot: Chatbot): Promise<void> {
   const { allowed_origins, participant_data_schema } = columnsOf(chatbot);
   await db
-    .prepare("UPDATE chatbots SET name = ?, allowed_origins = ?, participant_data_schema = ?, updated_at = ? WHERE id = ? AND team_id = ?")
-    .bind(chatbot.name, allowed_origins, participant_data_schema, chatbot.updated_at, chatbot.id, chatbot.team_id)
+    .prepare(
+      `UPDATE chatbots SET name = ?, allowed_origins = ?, participant_data_schema = ?, identity_verification = ?, updated_at = ?
+       WHERE id = ? AND team_id = ?`,
+    )
+    .bind(
+      chatbot.name,
+      allowed_origins,
+      participant_data_schema,
+      chatbot.identity_verification,
+      chatbot.updated_at,
+      chatbot.id,
+      chatbot.team_id,
+    )
+    .run();
+  cache.delete(chatbot.id);
+}
+
+/** Stores a new sealed identity secret; the one it replaces stays valid for a grace period. */
+export async function rotateIdentitySecret(
+  db: D1Database,
+  chatbot: Pick<Chatbot, "id" | "team_id">,
+  sealed: string,
+  now: string,
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE chatbots SET identity_secret_previous = identity_secret, identity_secret = ?, identity_secret_rotated_at = ?, updated_at = ?
+       WHERE id = ? AND team_id = ?`,
+    )
+    .bind(sealed, now, now, chatbot.id, chatbot.team_id)
     .run();
   cache.delete(chatbot.id);
 }

@@ -18,10 +18,17 @@ import type {
   Snapshot,
   StartInput,
   StartResult,
+  VerifiedIdentity,
 } from "./model";
 import { migrateObjectSchema } from "./object-schema";
-import { ObjectStorage } from "./object-storage";
-import { deleteProjectedMetadata, insertWebConversation, updateConversationCounters, upsertProjectedMetadata } from "./storage";
+import { isDuplicateClientMessage, ObjectStorage, type StoredMessage } from "./object-storage";
+import {
+  deleteProjectedMetadata,
+  insertWebConversation,
+  moveWebConversation,
+  updateConversationCounters,
+  upsertProjectedMetadata,
+} from "./storage";
 import { summaryReply } from "./summary-reply";
 
 /** How long metadata and counters may wait before the alarm copies them to D1. */
@@ -35,24 +42,40 @@ const D1_BATCH_SIZE = 25;
 const MIRRORED_VALUE_MAX_UNITS = 1024;
 
 type CustomerChange = Partial<CustomerRecord>;
+const CUSTOMER_FIELDS = ["name", "email", "phone", "timezone"] as const;
+/** A failed customer write-through is retried from the alarm after this, doubling to the cap. */
+const CUSTOMER_RETRY_MS = { first: 1_000, max: 60_000 };
+
+/**
+ * The storage layer refused a write that had to land before the answer (D1 down or
+ * overloaded); nothing of the request was stored here. The route answers 503.
+ */
+export const STORAGE_UNAVAILABLE = "storage-unavailable";
 
 /**
  * One per conversation: the only writer of its messages and metadata. Each message
  * is applied in one synchronous SQLite transaction, so concurrent messages are
  * serialized and the 200-pair cap holds. D1 sees customer fields at once (awaited
- * before answering) and the rest through a debounced alarm.
+ * before answering; on failure kept in an outbox the alarm retries) and the rest
+ * through a debounced alarm.
  */
 export class ConversationObject extends DurableObject<Env> {
   private readonly storage: ObjectStorage;
   private info: ConversationInfo | null = null;
   private synced: CustomerRecord = { name: null, email: null, phone: null, timezone: null };
+  /** Customer fields applied here that D1 has not confirmed: the outbox. */
+  private pending: CustomerChange = {};
+  private customerRetryMs = CUSTOMER_RETRY_MS.first;
+  /** The verified identity of the conversation's participant, or null (anonymous). */
+  private identity: VerifiedIdentity | null = null;
   /** Every stored key, with its value where small enough to mirror (else null). */
   private metadataMirror = new Map<string, string | null>();
   private revision = 0;
   private lastSeq = 0;
   private lastMessageAt: string | null = null;
   private flushed = { revision: 0, seq: 0 };
-  private alarmPending = false;
+  /** When the alarm is set for (ms), or null: one alarm serves the flush and the outbox. */
+  private alarmAt: number | null = null;
   /** D1 customer writes, chained so they land in the order they were applied. */
   private customerWrites: Promise<unknown> = Promise.resolve();
   /** The alarm's projection writes while in flight: a delete must reach D1 after them. */
@@ -64,7 +87,7 @@ export class ConversationObject extends DurableObject<Env> {
     this.storage = new ObjectStorage(ctx.storage.sql);
     this.load();
     ctx.blockConcurrencyWhile(async () => {
-      this.alarmPending = (await ctx.storage.getAlarm()) !== null;
+      this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
@@ -73,10 +96,14 @@ export class ConversationObject extends DurableObject<Env> {
     if (state) {
       this.info = state.info;
       this.synced = state.synced;
+      this.pending = state.pending;
+      this.identity = state.identity;
       this.flushed = state.flushed;
     }
     this.metadataMirror = new Map();
-    this.revision = 0;
+    // Never below what the projection has: a key written after the newest one was
+    // deleted must still get a revision the next flush copies.
+    this.revision = this.flushed.revision;
     for (const row of this.storage.readMetadataIndex(MIRRORED_VALUE_MAX_UNITS)) {
       this.mirrorValue(row.key, row.value);
       this.revision = Math.max(this.revision, row.revision);
@@ -107,8 +134,8 @@ export class ConversationObject extends DurableObject<Env> {
   }
 
   /**
-   * Runs `apply` as one SQLite transaction. The in-memory counters move inside it, so
-   * if it throws (and storage rolls back) they are read again from storage.
+   * Runs `apply` as one SQLite transaction. The in-memory state moves inside it, so
+   * if it throws (and storage rolls back) it is read again from storage.
    */
   private atomically<T>(apply: () => T): T {
     try {
@@ -124,124 +151,231 @@ export class ConversationObject extends DurableObject<Env> {
     return this.info;
   }
 
-  /** Creates the conversation: its participant and index row in D1, its metadata here. */
+  /**
+   * Creates the conversation: its participant and index row in D1 first, then its
+   * metadata here. If D1 refuses, nothing is stored here either.
+   */
   async start(input: StartInput): Promise<StartResult> {
     if (this.info) throw new Error("conversation already started");
     const cost = newCost();
     const now = nowIso();
-    const outcome = this.atomically(() => applyMetadata(this.store(cost, now), Object.entries(input.data), WIDGET_KEY_PREFIX));
-    const customer: CustomerRecord = {
-      name: outcome.customer.name ?? null,
-      email: outcome.customer.email ?? null,
-      phone: outcome.customer.phone ?? null,
-      timezone: input.timezone,
-    };
+    const entries = Object.entries(input.data);
+    // The rules are pure over a store: a fresh object's store is empty, so a dry run
+    // tells the customer fields the participant is created with.
+    const preview = applyMetadata(emptyStore(), entries, WIDGET_KEY_PREFIX);
+    const policy = customerPolicy(preview, input.timezone, input.identity, input.identityRequired);
+    const customer: CustomerRecord = { name: null, email: null, phone: null, timezone: null, ...policy.change };
+    const identifier = input.identity?.sub ?? input.visitorIdentifier;
     const db = this.env.DB;
-    const [participant, conversation] = await db.batch<{ id: string }>([
-      upsertWebParticipant(db, {
-        id: newId("part"),
-        teamId: input.teamId,
-        chatbotId: input.chatbotId,
-        visitorId: input.visitorId,
-        customer,
-        now,
-      }),
-      insertWebConversation(db, {
-        id: input.conversationId,
-        teamId: input.teamId,
-        chatbotId: input.chatbotId,
-        visitorId: input.visitorId,
-        startedAt: now,
-      }),
-    ]);
-    tallyD1(cost, participant!);
-    tallyD1(cost, conversation!);
+    let participant: D1Result<{ id: string }>;
+    let conversation: D1Result;
+    try {
+      [participant, conversation] = (await db.batch([
+        upsertWebParticipant(db, {
+          id: newId("part"),
+          teamId: input.teamId,
+          chatbotId: input.chatbotId,
+          identifier,
+          verified: input.identity !== null,
+          customer,
+          now,
+        }),
+        insertWebConversation(db, {
+          id: input.conversationId,
+          teamId: input.teamId,
+          chatbotId: input.chatbotId,
+          identifier,
+          startedAt: now,
+        }),
+      ])) as [D1Result<{ id: string }>, D1Result];
+    } catch (error) {
+      console.error("conversation start: D1 refused", error);
+      throw new Error(STORAGE_UNAVAILABLE);
+    }
+    tallyD1(cost, participant);
+    tallyD1(cost, conversation);
     const info: ConversationInfo = {
       conversation_id: input.conversationId,
       team_id: input.teamId,
       chatbot_id: input.chatbotId,
       channel: "web",
-      participant_id: participant!.results[0]!.id,
+      participant_id: participant.results[0]!.id,
       started_at: now,
     };
-    this.storage.insertConversation(cost, info, customer);
+    const outcome = this.atomically(() => {
+      const outcome = applyMetadata(this.store(cost, now), entries, WIDGET_KEY_PREFIX);
+      this.storage.insertConversation(cost, info, customer, input.identity);
+      return outcome;
+    });
     this.info = info;
     this.synced = customer;
-    await this.scheduleFlush();
-    return { info, metadata: answer(outcome, input.warnings), cost };
+    this.identity = input.identity;
+    await this.scheduleAlarm(FLUSH_DELAY_MS);
+    return { info, metadata: answer(outcome, [...policy.warnings, ...input.warnings]), cost };
   }
 
-  /** Stores a visitor message and its metadata in one step (rules 1 to 7). */
+  /**
+   * Stores a visitor message and its metadata in one step (rules 1 to 7). With a
+   * `clientMessageId` seen before, stores nothing and answers as the first time.
+   */
   async postMessage(input: MessageInput): Promise<MessageResult> {
     this.requireInfo();
     const cost = newCost();
+    const replay = input.clientMessageId ? this.storage.findAnswer(cost, input.clientMessageId) : null;
+    if (replay) return { json: replay, cost, replayed: true };
+    if (input.identity && input.identity.sub !== this.identity?.sub) await this.moveToVerified(input.identity, input.timezone, cost);
     const now = nowIso();
-    const { message, reply, metadata, change } = this.atomically(() => {
-      const outcome = applyMetadata(this.store(cost, now), Object.entries(input.data), WIDGET_KEY_PREFIX);
-      const change = this.customerChange({ ...outcome.customer, ...(input.timezone ? { timezone: input.timezone } : {}) });
-      if (change) this.recordSynced(cost, change);
-      const metadata = answer(outcome, input.warnings);
-      const replyText = summaryReply(input.data, metadata, this.synced, this.metadataMirror.size);
-      const [message, reply] = this.insertMessages(cost, now, [
-        ["visitor", input.text],
-        ["bot", replyText],
-      ]) as [Message, Message];
-      return { message, reply, metadata, change };
-    });
-    await this.scheduleFlush();
-    if (change) tallyD1(cost, await this.writeCustomer(change));
-    return { json: JSON.stringify({ message, reply, metadata }), cost };
+    let applied: { json: string; change: CustomerChange | null; customerKeys: Record<string, string> };
+    try {
+      applied = this.atomically(() => {
+        const outcome = applyMetadata(this.store(cost, now), Object.entries(input.data), WIDGET_KEY_PREFIX);
+        const policy = customerPolicy(outcome, input.timezone, this.identity, input.identityRequired);
+        const change = this.customerChange(policy.change);
+        if (change) this.recordSynced(cost, change);
+        const metadata = answer(outcome, [...policy.warnings, ...input.warnings]);
+        const replyText = summaryReply(input.data, metadata, this.synced, this.metadataMirror.size);
+        const [message, reply] = this.newMessages(now, [
+          ["visitor", input.text],
+          ["bot", replyText],
+        ]) as [StoredMessage, StoredMessage];
+        const json = JSON.stringify({ message: bare(message), reply: bare(reply), metadata });
+        this.storage.insertMessages(cost, [
+          { ...message, client_message_id: input.clientMessageId, answer: input.clientMessageId ? json : null },
+          reply,
+        ]);
+        this.lastMessageAt = now;
+        return { json, change, customerKeys: { ...outcome.customerKeys, timezone: "timezone" } };
+      });
+    } catch (error) {
+      // The same client_message_id committed first (a concurrent retry): answer as it did.
+      if (input.clientMessageId && isDuplicateClientMessage(error)) {
+        const first = this.storage.findAnswer(cost, input.clientMessageId);
+        if (first) return { json: first, cost, replayed: true };
+      }
+      throw error;
+    }
+    await this.scheduleAlarm(FLUSH_DELAY_MS);
+    if (!applied.change) return { json: applied.json, cost, replayed: false };
+    try {
+      tallyD1(cost, await this.writeCustomer(applied.change));
+      return { json: applied.json, cost, replayed: false };
+    } catch (error) {
+      // Stored here, not yet in D1: the outbox keeps it and the alarm retries. The answer
+      // says so, and a replay of this message says the same.
+      console.error("customer write-through failed; kept for retry", error);
+      await this.scheduleAlarm(this.customerRetryMs);
+      const body = JSON.parse(applied.json) as { metadata: MetadataAnswer };
+      for (const field of Object.keys(applied.change)) {
+        body.metadata.warnings.push({ key: applied.customerKeys[field] ?? field, reason: "customer_update_pending" });
+      }
+      const json = JSON.stringify(body);
+      if (input.clientMessageId) this.storage.writeAnswer(cost, input.clientMessageId, json);
+      return { json, cost, replayed: false };
+    }
   }
 
-  /** Appends messages in one statement (a visitor message and its reply are one write). */
-  private insertMessages(cost: Cost, now: string, messages: [Message["role"], string][]): Message[] {
-    const rows = messages.map(([role, text]) => ({ seq: ++this.lastSeq, id: newId("msg"), role, text, created_at: now }));
-    this.storage.insertMessages(cost, rows);
-    this.lastMessageAt = now;
-    return rows.map(({ seq: _seq, ...message }) => message);
+  /**
+   * A valid identity token names another participant: the conversation moves to it
+   * (created where missing, marked verified, its claims written to the customer record).
+   * The participant left behind keeps what it had.
+   */
+  private async moveToVerified(identity: VerifiedIdentity, timezone: string | null, cost: Cost): Promise<void> {
+    const info = this.requireInfo();
+    // What the old participant still owes D1 goes first: it must not be lost in the move.
+    if (Object.keys(this.pending).length > 0) await this.writeCustomer({ ...this.pending });
+    const customer: CustomerRecord = { name: null, email: null, phone: null, timezone, ...identity.claims };
+    const db = this.env.DB;
+    let participant: D1Result<{ id: string }>;
+    try {
+      [participant] = (await db.batch([
+        upsertWebParticipant(db, {
+          id: newId("part"),
+          teamId: info.team_id,
+          chatbotId: info.chatbot_id,
+          identifier: identity.sub,
+          verified: true,
+          customer,
+          now: nowIso(),
+        }),
+        moveWebConversation(db, { id: info.conversation_id, chatbotId: info.chatbot_id, identifier: identity.sub }),
+      ])) as [D1Result<{ id: string }>];
+    } catch (error) {
+      console.error("identity move: D1 refused", error);
+      throw new Error(STORAGE_UNAVAILABLE);
+    }
+    tallyD1(cost, participant);
+    const participantId = participant.results[0]!.id;
+    this.atomically(() => this.storage.writeParticipant(cost, participantId, identity, customer));
+    this.info = { ...info, participant_id: participantId };
+    this.identity = identity;
+    this.synced = customer;
+    this.pending = {};
+  }
+
+  /** New messages with their positions; the caller inserts them (one statement). */
+  private newMessages(now: string, messages: [Message["role"], string][]): (Message & { seq: number })[] {
+    return messages.map(([role, text]) => ({ seq: ++this.lastSeq, id: newId("msg"), role, text, created_at: now }));
   }
 
   /** The customer fields that differ from what this conversation last wrote to D1. */
   private customerChange(candidate: CustomerChange): CustomerChange | null {
     const change: CustomerChange = {};
-    for (const field of ["name", "email", "phone", "timezone"] as const) {
+    for (const field of CUSTOMER_FIELDS) {
       const value = candidate[field];
       if (value !== undefined && value !== this.synced[field]) change[field] = value;
     }
     return Object.keys(change).length ? change : null;
   }
 
+  /** Records a change as written here and owed to D1 (the outbox), in the conversation's row. */
   private recordSynced(cost: Cost, change: CustomerChange): void {
     this.synced = { ...this.synced, ...change };
-    this.storage.writeSynced(cost, this.synced);
+    this.pending = { ...this.pending, ...change };
+    this.storage.writeSynced(cost, this.synced, this.pending);
   }
 
   /**
    * Writes changed customer fields through to the participant, after every write
    * applied before it, and resolves once D1 has it: a read made after the answer
    * sees the new values. Only the changed columns are written, so fields set
-   * elsewhere (API, dashboard) are not overwritten with stale ones.
+   * elsewhere (API, dashboard) are not overwritten with stale ones. Confirmed fields
+   * leave the outbox (in memory; its row is rewritten with the next write or flush).
    */
   private writeCustomer(change: CustomerChange): Promise<D1Result> {
     const { participant_id } = this.requireInfo();
     const statement = updateCustomerFields(this.env.DB, { participantId: participant_id }, change, nowIso());
     const write = this.customerWrites.then(() => statement.run());
     this.customerWrites = write.catch(() => undefined);
-    return write;
+    return write.then((result) => {
+      for (const field of CUSTOMER_FIELDS) if (field in change && this.pending[field] === change[field]) delete this.pending[field];
+      this.customerRetryMs = CUSTOMER_RETRY_MS.first;
+      return result;
+    });
   }
 
-  private async scheduleFlush(): Promise<void> {
-    if (this.alarmPending) return;
-    this.alarmPending = true;
-    await this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
+  /** Sets the alarm `delayMs` from now, unless it is already due sooner. */
+  private async scheduleAlarm(delayMs: number): Promise<void> {
+    const at = Date.now() + delayMs;
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   /** Copies counters and changed metadata to the D1 projection used for listing and analytics. */
   override async alarm(): Promise<void> {
-    this.alarmPending = false;
+    this.alarmAt = null;
     const info = this.info;
     if (!info) return;
     const cost = newCost();
+    let customerOwed = false;
+    if (Object.keys(this.pending).length > 0) {
+      try {
+        await this.writeCustomer({ ...this.pending });
+      } catch (error) {
+        console.error("customer write-through retry failed", error);
+        customerOwed = true;
+      }
+    }
     const target = { revision: this.revision, seq: this.lastSeq };
     const changed = this.storage.readMetadataChanges(cost, this.flushed.revision, target.revision);
     const db = this.env.DB;
@@ -268,9 +402,13 @@ export class ConversationObject extends DurableObject<Env> {
     this.projectionWrites = writes.catch(() => undefined);
     await writes;
     this.flushed = target;
-    this.storage.writeFlushed(cost, target);
+    this.storage.writeFlushed(cost, target, this.pending);
+    if (customerOwed) {
+      await this.scheduleAlarm(this.customerRetryMs);
+      this.customerRetryMs = Math.min(this.customerRetryMs * 2, CUSTOMER_RETRY_MS.max);
+    }
     // Writes that arrived while D1 was being written go out with the next alarm.
-    if (this.revision !== target.revision || this.lastSeq !== target.seq) await this.scheduleFlush();
+    if (this.revision !== target.revision || this.lastSeq !== target.seq) await this.scheduleAlarm(FLUSH_DELAY_MS);
   }
 
   snapshot(): Snapshot {
@@ -280,6 +418,8 @@ export class ConversationObject extends DurableObject<Env> {
       metadata: this.storage.readAllMetadata(),
       message_count: this.lastSeq,
       last_message_at: this.lastMessageAt,
+      customer_written: this.synced,
+      verified: this.identity !== null,
     };
   }
 
@@ -306,7 +446,7 @@ export class ConversationObject extends DurableObject<Env> {
     });
     const rejection = outcome.rejected[0];
     if (rejection) return { ok: false, reason: rejection.reason };
-    await this.scheduleFlush();
+    await this.scheduleAlarm(FLUSH_DELAY_MS);
     if (change) await this.writeCustomer(change);
     return { ok: true, created: !existed, entry: this.readMetadataKey(key)!, warnings: outcome.warnings };
   }
@@ -332,6 +472,42 @@ export class ConversationObject extends DurableObject<Env> {
     const page = rows.slice(0, options.limit);
     return { messages: page, next_cursor: rows.length > options.limit ? page[page.length - 1]!.id : null };
   }
+}
+
+/** A message as answered: without its position. */
+const bare = ({ seq: _seq, ...message }: Message & { seq: number }): Message => message;
+
+/** A store with nothing in it, for a dry run of the rules. */
+function emptyStore(): MetadataStore {
+  const keys = new Set<string>();
+  return { compare: (key) => (keys.has(key) ? "different" : "absent"), pairCount: () => keys.size, upsert: (key) => void keys.add(key) };
+}
+
+/**
+ * The customer fields a visitor's message may write (rule 5, and the identity rules):
+ * special keys, the timezone, and a verified identity's claims. Where verification is
+ * required, a special key counts only where it equals the verified claim.
+ */
+function customerPolicy(
+  outcome: Pick<MetadataOutcome, "customer" | "customerKeys">,
+  timezone: string | null,
+  identity: VerifiedIdentity | null,
+  identityRequired: boolean,
+): { change: CustomerChange; warnings: Warning[] } {
+  const change: CustomerChange = {};
+  const warnings: Warning[] = [];
+  for (const field of ["name", "email", "phone"] as const) {
+    const value = outcome.customer[field];
+    if (value === undefined) continue;
+    if (identityRequired && identity?.claims[field] !== value) {
+      warnings.push({ key: outcome.customerKeys[field] ?? field, reason: "unverified_customer_field" });
+      continue;
+    }
+    change[field] = value;
+  }
+  if (identity) Object.assign(change, identity.claims);
+  if (timezone) change.timezone = timezone;
+  return { change, warnings };
 }
 
 function answer(outcome: MetadataOutcome, extraWarnings: Warning[]): MetadataAnswer {

@@ -15,7 +15,16 @@ export type RejectionReason =
   | "pair_limit_reached";
 
 type Rejection = { key: string; reason: RejectionReason };
-export type Warning = { key: string; reason: CustomerWarning | "invalid_timezone" };
+export type Warning = {
+  key: string;
+  reason:
+    | CustomerWarning
+    | "invalid_timezone"
+    | "invalid_visitor_id"
+    | "invalid_identity_token"
+    | "unverified_customer_field"
+    | "customer_update_pending";
+};
 
 /** What the rules need of a conversation's stored metadata; every call is synchronous. */
 export interface MetadataStore {
@@ -30,6 +39,8 @@ export type MetadataOutcome = {
   warnings: Warning[];
   /** Valid special keys, normalized for the customer record. */
   customer: Partial<Record<CustomerField, string>>;
+  /** The key as sent that carried each customer field (for warnings about it). */
+  customerKeys: Partial<Record<CustomerField, string>>;
   changed: number;
 };
 
@@ -62,7 +73,7 @@ const SPECIAL_KEYS = new Map<string, CustomerField>([
  * synchronous storage transaction so that rule 7 holds under concurrency.
  */
 export function applyMetadata(store: MetadataStore, entries: Iterable<[string, unknown]>, prefix: string): MetadataOutcome {
-  const outcome: MetadataOutcome = { accepted: [], rejected: [], warnings: [], customer: {}, changed: 0 };
+  const outcome: MetadataOutcome = { accepted: [], rejected: [], warnings: [], customer: {}, customerKeys: {}, changed: 0 };
   for (const [sentKey, value] of entries) {
     const storedKey = prefix + sentKey;
     const reason = pairRejection(storedKey, prefix.length, value);
@@ -85,8 +96,10 @@ export function applyMetadata(store: MetadataStore, entries: Iterable<[string, u
     const field = SPECIAL_KEYS.get(storedKey);
     if (field) {
       const normalized = normalizeCustomerField(field, text);
-      if (normalized.ok) outcome.customer[field] = normalized.value;
-      else outcome.warnings.push({ key: sentKey, reason: normalized.warning });
+      if (normalized.ok) {
+        outcome.customer[field] = normalized.value;
+        outcome.customerKeys[field] = sentKey;
+      } else outcome.warnings.push({ key: sentKey, reason: normalized.warning });
     }
   }
   return outcome;

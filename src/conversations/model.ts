@@ -1,6 +1,8 @@
 /** What the conversation object and its callers exchange. */
 import { z } from "zod";
+import type { CustomerRecord } from "../participants/storage";
 import type { Cost } from "../shared/cost";
+import { Cursor } from "../shared/cursor";
 import type { RejectionReason, Warning } from "./metadata-rules";
 
 export type Message = { id: string; role: "visitor" | "bot"; text: string; created_at: string };
@@ -16,22 +18,51 @@ export type ConversationInfo = {
   started_at: string;
 };
 
-export type StartInput = {
+/** A visitor proven by a valid identity token: its subject and the customer claims it carries. */
+export type VerifiedIdentity = { sub: string; claims: Partial<Record<"name" | "email" | "phone", string>> };
+
+/** Who is writing, as the widget route established it. */
+type Visitor = {
+  /** A verified identity from this request's token, or null. */
+  identity: VerifiedIdentity | null;
+  /** The chatbot's `identity_verification` is `required`: special keys change the record only as the claims say. */
+  identityRequired: boolean;
+};
+
+/** Widget data after the route's check: a value that is not a string arrives as null (rejected as such). */
+export type WidgetData = Record<string, string | null>;
+
+export type StartInput = Visitor & {
   conversationId: string;
   teamId: string;
   chatbotId: string;
-  visitorId: string;
-  data: Record<string, unknown>;
+  /** The anonymous participant's identifier (the unsigned visitor id), used where no identity is verified. */
+  visitorIdentifier: string;
+  data: WidgetData;
   timezone: string | null;
   warnings: Warning[];
 };
 export type StartResult = { info: ConversationInfo; metadata: MetadataAnswer; cost: Cost };
 
-export type MessageInput = { text: string; data: Record<string, unknown>; timezone: string | null; warnings: Warning[] };
-/** `json` is the answer's body, serialized once in the object. */
-export type MessageResult = { json: string; cost: Cost };
+export type MessageInput = Visitor & {
+  text: string;
+  data: WidgetData;
+  timezone: string | null;
+  warnings: Warning[];
+  clientMessageId: string | null;
+};
+/** `json` is the answer's body, serialized once in the object; `replayed` where it is an earlier answer. */
+export type MessageResult = { json: string; cost: Cost; replayed: boolean };
 
-export type Snapshot = { info: ConversationInfo; metadata: Record<string, string>; message_count: number; last_message_at: string | null };
+export type Snapshot = {
+  info: ConversationInfo;
+  metadata: Record<string, string>;
+  message_count: number;
+  last_message_at: string | null;
+  /** The customer fields this conversation itself wrote: all a visitor may be shown. */
+  customer_written: CustomerRecord;
+  verified: boolean;
+};
 
 export type PutMetadataResult =
   | { ok: true; created: boolean; entry: MetadataEntry; warnings: Warning[] }
@@ -41,7 +72,7 @@ export type MessagePage = { messages: Message[]; next_cursor: string | null };
 
 /** The page of messages both the API and the widget read: oldest first, `limit` after `after`. */
 export const MessagesPageQuery = z.object({
-  after: z.string().max(64).optional(),
+  after: Cursor.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 export type MessagesPage = z.output<typeof MessagesPageQuery>;

@@ -20,6 +20,16 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE IF NOT EXISTS messages (
      seq INTEGER PRIMARY KEY, id TEXT NOT NULL, role TEXT NOT NULL, text TEXT NOT NULL, created_at TEXT NOT NULL
    );`,
+  // 2: exactly-once messages, the customer outbox, and verified identity.
+  `-- customer fields applied here that D1 has not confirmed yet (JSON), retried by the alarm
+   ALTER TABLE conversation ADD COLUMN customer_pending TEXT;
+   -- the verified identity (identity token subject and its claims, JSON) of the participant
+   ALTER TABLE conversation ADD COLUMN verified_sub TEXT;
+   ALTER TABLE conversation ADD COLUMN verified_claims TEXT;
+   -- a widget message's client_message_id and the answer it got, replayed to a retry
+   ALTER TABLE messages ADD COLUMN client_message_id TEXT;
+   ALTER TABLE messages ADD COLUMN answer TEXT;
+   CREATE UNIQUE INDEX messages_by_client_message_id ON messages (client_message_id) WHERE client_message_id IS NOT NULL;`,
 ];
 
 /** The migrations this code applies, oldest first; version N is the first N applied. */

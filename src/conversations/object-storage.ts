@@ -5,12 +5,15 @@
  */
 import type { CustomerRecord } from "../participants/storage";
 import type { Cost } from "../shared/cost";
-import type { ConversationInfo, Message, MetadataEntry } from "./model";
+import type { ConversationInfo, Message, MetadataEntry, VerifiedIdentity } from "./model";
 
 /** The conversation's row: who it is, what it last wrote to D1, how far D1 caught up. */
 type ConversationState = {
   info: ConversationInfo;
   synced: CustomerRecord;
+  /** Customer fields applied here that D1 has not confirmed. */
+  pending: Partial<CustomerRecord>;
+  identity: VerifiedIdentity | null;
   flushed: { revision: number; seq: number };
 };
 
@@ -21,7 +24,18 @@ type ConversationRow = ConversationInfo & {
   synced_timezone: string | null;
   flushed_revision: number;
   flushed_seq: number;
+  customer_pending: string | null;
+  verified_sub: string | null;
+  verified_claims: string | null;
 };
+
+export type StoredMessage = Message & { seq: number; client_message_id?: string | null; answer?: string | null };
+
+const pendingText = (pending: Partial<CustomerRecord>) => (Object.keys(pending).length ? JSON.stringify(pending) : null);
+
+/** True where SQLite refused a second message with the same client_message_id. */
+export const isDuplicateClientMessage = (error: unknown) =>
+  error instanceof Error && /UNIQUE constraint failed: messages\.client_message_id/.test(error.message);
 
 export class ObjectStorage {
   constructor(private readonly sql: SqlStorage) {}
@@ -51,15 +65,18 @@ export class ObjectStorage {
         started_at: row.started_at,
       },
       synced: { name: row.synced_name, email: row.synced_email, phone: row.synced_phone, timezone: row.synced_timezone },
+      pending: row.customer_pending ? JSON.parse(row.customer_pending) : {},
+      identity: row.verified_sub ? { sub: row.verified_sub, claims: JSON.parse(row.verified_claims ?? "{}") } : null,
       flushed: { revision: row.flushed_revision, seq: row.flushed_seq },
     };
   }
 
-  insertConversation(cost: Cost, info: ConversationInfo, synced: CustomerRecord): void {
+  insertConversation(cost: Cost, info: ConversationInfo, synced: CustomerRecord, identity: VerifiedIdentity | null): void {
     this.run(
       cost,
       `INSERT INTO conversation (singleton, conversation_id, team_id, chatbot_id, channel, participant_id, started_at,
-         synced_name, synced_email, synced_phone, synced_timezone) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         synced_name, synced_email, synced_phone, synced_timezone, verified_sub, verified_claims)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       info.conversation_id,
       info.team_id,
       info.chatbot_id,
@@ -70,22 +87,48 @@ export class ObjectStorage {
       synced.email,
       synced.phone,
       synced.timezone,
+      identity?.sub ?? null,
+      identity ? JSON.stringify(identity.claims) : null,
     );
   }
 
-  writeSynced(cost: Cost, synced: CustomerRecord): void {
+  /** What this conversation wrote to its participant, and what of it D1 has yet to confirm. */
+  writeSynced(cost: Cost, synced: CustomerRecord, pending: Partial<CustomerRecord>): void {
     this.run(
       cost,
-      "UPDATE conversation SET synced_name = ?, synced_email = ?, synced_phone = ?, synced_timezone = ?",
+      "UPDATE conversation SET synced_name = ?, synced_email = ?, synced_phone = ?, synced_timezone = ?, customer_pending = ?",
+      synced.name,
+      synced.email,
+      synced.phone,
+      synced.timezone,
+      pendingText(pending),
+    );
+  }
+
+  writeFlushed(cost: Cost, flushed: { revision: number; seq: number }, pending: Partial<CustomerRecord>): void {
+    this.run(
+      cost,
+      "UPDATE conversation SET flushed_revision = ?, flushed_seq = ?, customer_pending = ?",
+      flushed.revision,
+      flushed.seq,
+      pendingText(pending),
+    );
+  }
+
+  /** The conversation now belongs to another (verified) participant. */
+  writeParticipant(cost: Cost, participantId: string, identity: VerifiedIdentity, synced: CustomerRecord): void {
+    this.run(
+      cost,
+      `UPDATE conversation SET participant_id = ?, verified_sub = ?, verified_claims = ?,
+         synced_name = ?, synced_email = ?, synced_phone = ?, synced_timezone = ?, customer_pending = NULL`,
+      participantId,
+      identity.sub,
+      JSON.stringify(identity.claims),
       synced.name,
       synced.email,
       synced.phone,
       synced.timezone,
     );
-  }
-
-  writeFlushed(cost: Cost, flushed: { revision: number; seq: number }): void {
-    this.run(cost, "UPDATE conversation SET flushed_revision = ?, flushed_seq = ?", flushed.revision, flushed.seq);
   }
 
   // ---- metadata --------------------------------------------------------------------
@@ -143,14 +186,35 @@ export class ObjectStorage {
     return this.run<{ seq: number; created_at: string }>(null, "SELECT seq, created_at FROM messages ORDER BY seq DESC LIMIT 1")[0] ?? null;
   }
 
-  /** Appends messages in one statement (a visitor message and its reply are one write). */
-  insertMessages(cost: Cost, messages: (Message & { seq: number })[]): void {
-    const params = messages.flatMap((message) => [message.seq, message.id, message.role, message.text, message.created_at]);
-    this.run(
-      cost,
-      `INSERT INTO messages (seq, id, role, text, created_at) VALUES ${messages.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
-      ...params,
+  /**
+   * Appends messages in one statement (a visitor message and its reply are one write).
+   * A message sent with a `client_message_id` keeps it and its answer, for replays; the
+   * id is unique, so a concurrent duplicate fails here and its transaction rolls back.
+   */
+  insertMessages(cost: Cost, messages: StoredMessage[]): void {
+    const params = messages.flatMap((message) => [
+      message.seq,
+      message.id,
+      message.role,
+      message.text,
+      message.created_at,
+      message.client_message_id ?? null,
+      message.answer ?? null,
+    ]);
+    const rows = messages.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ");
+    this.run(cost, `INSERT INTO messages (seq, id, role, text, created_at, client_message_id, answer) VALUES ${rows}`, ...params);
+  }
+
+  /** The answer a message sent with this client_message_id got, or null. */
+  findAnswer(cost: Cost, clientMessageId: string): string | null {
+    return (
+      this.run<{ answer: string }>(cost, "SELECT answer FROM messages WHERE client_message_id = ?", clientMessageId)[0]?.answer ?? null
     );
+  }
+
+  /** Corrects a recorded answer (the customer write-through failed after it was recorded). */
+  writeAnswer(cost: Cost, clientMessageId: string, answer: string): void {
+    this.run(cost, "UPDATE messages SET answer = ? WHERE client_message_id = ?", answer, clientMessageId);
   }
 
   /** The position of message `id`, or null where this conversation has no such message. */

@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireApiKey } from "../api-keys/auth";
+import { requireTeamChatbot } from "../chatbots/lookups";
+import { Cursor } from "../shared/cursor";
 import type { ApiEnv } from "../shared/hono-env";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { badRequest, notFound, problem } from "../shared/problem";
@@ -11,7 +13,7 @@ import { findTeamConversation, listConversations } from "./storage";
 
 const ListQuery = z.object({
   chatbot_id: z.string().max(64).optional(),
-  cursor: z.string().max(64).optional(),
+  cursor: Cursor.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
   metadata_key: z
     .string()
@@ -34,6 +36,19 @@ const PUT_METADATA_BODY_LIMIT = 640 * 1024;
 export const conversationRoutes = new Hono<ApiEnv>();
 conversationRoutes.use(requireApiKey);
 
+/**
+ * The metadata key of a `/:id/metadata/:key` URL, percent-decoded. Hono leaves a
+ * segment it cannot decode as it is, which would name another key: refuse it.
+ */
+function metadataKeyOf(url: string): string {
+  const raw = new URL(url).pathname.split("/").pop() ?? "";
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw badRequest("The metadata key in the path has percent-escapes that are not UTF-8; encode the key with encodeURIComponent.");
+  }
+}
+
 /** The team's conversation, or 404: another team's id is as absent as a missing one. */
 async function requireTeamConversation(db: D1Database, teamId: string, id: string) {
   const row = await findTeamConversation(db, teamId, id);
@@ -46,6 +61,8 @@ conversationRoutes.get("/", async (c) => {
   if (query.metadata_value !== undefined && query.metadata_key === undefined) {
     throw badRequest("metadata_value filters only together with metadata_key.");
   }
+  // Another team's chatbot answers as a missing one does, not as an empty list.
+  if (query.chatbot_id !== undefined) await requireTeamChatbot(c.env.DB, c.var.teamId, query.chatbot_id);
   const page = await listConversations(c.env.DB, {
     teamId: c.var.teamId,
     chatbotId: query.chatbot_id,
@@ -79,7 +96,7 @@ conversationRoutes.get("/:id/metadata", async (c) => {
 
 conversationRoutes.get("/:id/metadata/:key", async (c) => {
   const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
-  const entry = await conversationClient(c.env, row.id).readMetadataKey(c.req.param("key"));
+  const entry = await conversationClient(c.env, row.id).readMetadataKey(metadataKeyOf(c.req.url));
   if (!entry) throw notFound("This conversation has no metadata under that key.");
   return c.json(entry);
 });
@@ -87,7 +104,7 @@ conversationRoutes.get("/:id/metadata/:key", async (c) => {
 conversationRoutes.put("/:id/metadata/:key", limitBody(PUT_METADATA_BODY_LIMIT), async (c) => {
   const { value } = await readJson(c.req, PutMetadata);
   const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
-  const key = c.req.param("key");
+  const key = metadataKeyOf(c.req.url);
   const result = await conversationClient(c.env, row.id).putMetadata(key, value);
   if (!result.ok) {
     throw problem("metadata-limit", `The pair was refused: ${result.reason}.`, { key, reason: result.reason });
@@ -97,7 +114,7 @@ conversationRoutes.put("/:id/metadata/:key", limitBody(PUT_METADATA_BODY_LIMIT),
 
 conversationRoutes.delete("/:id/metadata/:key", async (c) => {
   const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
-  const deleted = await conversationClient(c.env, row.id).deleteMetadata(c.req.param("key"));
+  const deleted = await conversationClient(c.env, row.id).deleteMetadata(metadataKeyOf(c.req.url));
   if (!deleted) throw notFound("This conversation has no metadata under that key.");
   return c.body(null, 204);
 });

@@ -74,20 +74,30 @@ export async function listConversations(
 }
 
 /**
- * Indexes a new conversation of the web participant (chatbot, `web`, visitor id). Its
+ * Indexes a new conversation of the web participant (chatbot, `web`, identifier). Its
  * participant id is read in the same statement, so it can share a batch with the
  * statement that creates that participant.
  */
 export function insertWebConversation(
   db: D1Database,
-  input: { id: string; teamId: string; chatbotId: string; visitorId: string; startedAt: string },
+  input: { id: string; teamId: string; chatbotId: string; identifier: string; startedAt: string },
 ): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO conversations (id, team_id, chatbot_id, channel, participant_id, started_at)
        SELECT ?1, ?2, ?3, 'web', id, ?4 FROM participants WHERE chatbot_id = ?3 AND channel = 'web' AND identifier = ?5`,
     )
-    .bind(input.id, input.teamId, input.chatbotId, input.startedAt, input.visitorId);
+    .bind(input.id, input.teamId, input.chatbotId, input.startedAt, input.identifier);
+}
+
+/** Moves a conversation to the web participant (chatbot, `web`, identifier): batched after its upsert. */
+export function moveWebConversation(db: D1Database, input: { id: string; chatbotId: string; identifier: string }): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE conversations SET participant_id = (SELECT id FROM participants WHERE chatbot_id = ?2 AND channel = 'web' AND identifier = ?3)
+       WHERE id = ?1`,
+    )
+    .bind(input.id, input.chatbotId, input.identifier);
 }
 
 export function updateConversationCounters(

@@ -1,3 +1,4 @@
+import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import type { MetadataOutcome } from "./metadata-rules";
 
 const VALUE_PREVIEW_CODE_POINTS = 60;
@@ -5,9 +6,11 @@ const VALUE_PREVIEW_CODE_POINTS = 60;
 function preview(value: unknown): string {
   const text = String(value);
   const codePoints = [...text];
-  return JSON.stringify(
+  const shown = JSON.stringify(
     codePoints.length > VALUE_PREVIEW_CODE_POINTS ? `${codePoints.slice(0, VALUE_PREVIEW_CODE_POINTS).join("")}…` : text,
   );
+  // First-strong isolate: a right-to-left override inside a value cannot reorder the reply around it.
+  return `\u2068${shown}\u2069`;
 }
 
 /**
@@ -23,7 +26,7 @@ export function summaryReply(
 ): string {
   const lines: string[] = [];
   if (outcome.accepted.length) {
-    lines.push(`Custom data received: ${outcome.accepted.map((key) => `chat-widget:${key} = ${preview(data[key])}`).join(", ")}.`);
+    lines.push(`Custom data received: ${outcome.accepted.map((key) => `${WIDGET_KEY_PREFIX}${key} = ${preview(data[key])}`).join(", ")}.`);
   } else if (!outcome.rejected.length) {
     lines.push("No custom data came with this message.");
   }

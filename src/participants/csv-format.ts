@@ -12,6 +12,17 @@ import { CSV_IMPORT_MAX_ROWS } from "./limits";
 // Excel reads UTF-8 only with a byte order mark; the importer strips it again.
 const BOM = "\uFEFF";
 
+// Reading 10,000 rows is tens of milliseconds of CPU: in slices, so the isolate's other
+// requests are answered meanwhile.
+const YIELD_EVERY_ROWS = 1_000;
+
+/**
+ * Lets the isolate take other requests before going on. A timer, because awaiting a binding
+ * is not enough where the binding answers within the same process (local D1): the event loop
+ * never idles, so it never reads new requests until the import is done.
+ */
+export const yieldToOtherRequests = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 /** One data row of an import: its spreadsheet row number and what it asks to write. */
 export type ImportRow = { row: number; channel: string; identifier: string; name: string | null; patch: [string, JsonValue][] };
 export type RowError = { row: number; message: string };
@@ -71,9 +82,11 @@ function readRow(cells: string[], header: Header, width: number, row: number): I
  * line breaks keeps its record on one row. 400 where the file or header is unusable,
  * 413 where it holds too many rows.
  */
-export function readImportFile(file: string): { rows: ImportRow[]; errors: RowError[] } {
+export async function readImportFile(file: string): Promise<{ rows: ImportRow[]; errors: RowError[] }> {
   const text = file.startsWith(BOM) ? file.slice(1) : file;
-  const parsed = Papa.parse<string[]>(text, { header: false, skipEmptyLines: false });
+  // Comma always: left to guess, papaparse splits on `|`, `;` or tab where cells hold more of
+  // those than the header has columns, and an export would not re-import as itself.
+  const parsed = Papa.parse<string[]>(text, { header: false, skipEmptyLines: false, delimiter: "," });
   const records = parsed.data;
   // A trailing line break leaves one empty record at the end.
   while (records.length > 0 && records.at(-1)!.length === 1 && records.at(-1)![0] === "") records.pop();
@@ -92,14 +105,15 @@ export function readImportFile(file: string): { rows: ImportRow[]; errors: RowEr
 
   const rows: ImportRow[] = [];
   const errors: RowError[] = [];
-  records.forEach((cells, index) => {
-    if (index === 0) return;
+  for (let index = 1; index < records.length; index++) {
+    if (index % YIELD_EVERY_ROWS === 0) await yieldToOtherRequests();
+    const cells = records[index]!;
     const row = index + 1;
-    if (cells.length === 1 && cells[0] === "") return; // a blank line: nothing to do
+    if (cells.length === 1 && cells[0] === "") continue; // a blank line: nothing to do
     const result = broken.get(index) ?? readRow(cells, header, width, row);
     if (typeof result === "string") errors.push({ row, message: result });
     else rows.push(result);
-  });
+  }
   return { rows, errors };
 }
 

@@ -5,9 +5,10 @@
  * write path, which retries races.
  */
 import type { Chatbot } from "../chatbots/storage";
+import { type Cost, tallyD1 } from "../shared/cost";
 import { newId } from "../shared/ids";
 import { ProblemError } from "../shared/problem";
-import type { ImportRow, RowError } from "./csv-format";
+import { type ImportRow, type RowError, yieldToOtherRequests } from "./csv-format";
 import { validateData } from "./data-schema";
 import { writeParticipantData } from "./data-writes";
 import { copyObject, type JsonObject, type JsonValue, jsonEqual, serializeData, setOwn } from "./json-data";
@@ -19,7 +20,9 @@ import {
   updateParticipantData,
 } from "./storage";
 
-const LOOKUP_CHUNK = 200;
+// Keys per lookup: one JSON parameter, at most about 530 KB at the identifier cap (255
+// characters of up to 4 bytes), under D1's 1 MB value limit; 20 lookups at 10,000 rows.
+const LOOKUP_CHUNK = 500;
 const BATCH_CHUNK = 50;
 
 type ImportReport = { created: number; updated: number; unchanged: number; errors: RowError[] };
@@ -45,12 +48,12 @@ function refusal(schema: string | null, data: JsonObject): string | null {
   return errors.length ? `participant_data_schema: ${errors.map((e) => `${e.pointer || "(root)"} ${e.message}`).join("; ")}` : null;
 }
 
-async function findExisting(db: D1Database, chatbotId: string, keys: string[]): Promise<Map<string, ParticipantRow>> {
+/** The existing participants among these keys: one statement, one index probe per key. */
+async function findExisting(db: D1Database, chatbotId: string, keys: string[], cost: Cost): Promise<Map<string, ParticipantRow>> {
+  const pairs = keys.map((key) => JSON.parse(key) as [string, string]);
   const existing = new Map<string, ParticipantRow>();
-  for (let start = 0; start < keys.length; start += LOOKUP_CHUNK) {
-    const pairs = keys.slice(start, start + LOOKUP_CHUNK).map((key) => JSON.parse(key) as [string, string]);
-    for (const row of await findParticipantsByNaturalKeys(db, chatbotId, pairs)) existing.set(naturalKey(row.channel, row.identifier), row);
-  }
+  for (const row of await findParticipantsByNaturalKeys(db, chatbotId, pairs, cost))
+    existing.set(naturalKey(row.channel, row.identifier), row);
   return existing;
 }
 
@@ -60,83 +63,97 @@ export async function importParticipants(
   chatbot: Chatbot,
   file: { rows: ImportRow[]; errors: RowError[] },
   now: string,
+  cost: Cost,
 ): Promise<ImportReport> {
   const errors = [...file.errors];
   const groups = new Map<string, ImportRow[]>();
   for (const row of file.rows) {
     const key = naturalKey(row.channel, row.identifier);
-    groups.set(key, [...(groups.get(key) ?? []), row]);
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
   }
   const schema = chatbot.participant_data_schema ? JSON.stringify(chatbot.participant_data_schema) : null;
-  const existing = await findExisting(db, chatbot.id, [...groups.keys()]);
-
-  // Fold each participant's rows in file order; a refused row is reported and skipped.
-  const plans: Plan[] = [];
-  let unchanged = 0;
-  for (const [key, rows] of groups) {
-    const row = existing.get(key);
-    const original = row ? (JSON.parse(row.data) as JsonObject) : {};
-    let data = original;
-    let name = row?.name ?? null;
-    const applied: ImportRow[] = [];
-    for (const importRow of rows) {
-      const next = applyPatch(data, importRow.patch);
-      const refused = refusal(schema, next);
-      if (refused) {
-        errors.push({ row: importRow.row, message: refused });
-        continue;
-      }
-      data = next;
-      if (importRow.name !== null) name = importRow.name;
-      applied.push(importRow);
-    }
-    if (applied.length === 0) continue;
-    const dataChanged = !jsonEqual(original, data);
-    if (row && !dataChanged && name === row.name) {
-      unchanged++;
-      continue;
-    }
-    const [channel, identifier] = JSON.parse(key) as [string, string];
-    const text = JSON.stringify(data);
-    const statement = row
-      ? updateParticipantData(db, {
-          id: row.id,
-          expectedVersion: row.version,
-          data: text,
-          name,
-          bumpVersion: dataChanged,
-          now,
-          writeId: newId("wr"),
-        })
-      : insertParticipant(db, {
-          id: newId("part"),
-          team_id: teamId,
-          chatbot_id: chatbot.id,
-          channel,
-          identifier,
-          name,
-          email: null,
-          phone: null,
-          timezone: null,
-          data: text,
-          version: 1,
-          created_at: now,
-          updated_at: now,
-        });
-    plans.push({ key, rows: applied, statement, created: !row });
-  }
+  const keys = [...groups.keys()];
 
   let created = 0;
   let updated = 0;
+  let unchanged = 0;
   const raced: Plan[] = [];
-  for (let start = 0; start < plans.length; start += BATCH_CHUNK) {
-    const chunk = plans.slice(start, start + BATCH_CHUNK);
-    const results = await db.batch(chunk.map((plan) => plan.statement));
-    chunk.forEach((plan, index) => {
-      if ((results[index]!.meta.changes ?? 0) === 0) raced.push(plan);
-      else if (plan.created) created++;
-      else updated++;
-    });
+  // Chunk by chunk: look up, fold, write. The CPU work comes in slices between D1 calls, so
+  // other requests of this isolate are served while a large file is imported.
+  for (let start = 0; start < keys.length; start += LOOKUP_CHUNK) {
+    const chunk = keys.slice(start, start + LOOKUP_CHUNK);
+    await yieldToOtherRequests();
+    const existing = await findExisting(db, chatbot.id, chunk, cost);
+
+    // Fold each participant's rows in file order; a refused row is reported and skipped.
+    const plans: Plan[] = [];
+    for (const key of chunk) {
+      const rows = groups.get(key)!;
+      const row = existing.get(key);
+      const original = row ? (JSON.parse(row.data) as JsonObject) : {};
+      let data = original;
+      let name = row?.name ?? null;
+      const applied: ImportRow[] = [];
+      for (const importRow of rows) {
+        const next = applyPatch(data, importRow.patch);
+        const refused = refusal(schema, next);
+        if (refused) {
+          errors.push({ row: importRow.row, message: refused });
+          continue;
+        }
+        data = next;
+        if (importRow.name !== null) name = importRow.name;
+        applied.push(importRow);
+      }
+      if (applied.length === 0) continue;
+      const dataChanged = !jsonEqual(original, data);
+      if (row && !dataChanged && name === row.name) {
+        unchanged++;
+        continue;
+      }
+      const [channel, identifier] = JSON.parse(key) as [string, string];
+      const text = JSON.stringify(data);
+      const statement = row
+        ? updateParticipantData(db, {
+            id: row.id,
+            expectedVersion: row.version,
+            data: text,
+            name,
+            bumpVersion: dataChanged,
+            now,
+            writeId: newId("wr"),
+          })
+        : insertParticipant(db, {
+            id: newId("part"),
+            team_id: teamId,
+            chatbot_id: chatbot.id,
+            channel,
+            identifier,
+            name,
+            email: null,
+            phone: null,
+            timezone: null,
+            data: text,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+          });
+      plans.push({ key, rows: applied, statement, created: !row });
+    }
+
+    for (let at = 0; at < plans.length; at += BATCH_CHUNK) {
+      const batch = plans.slice(at, at + BATCH_CHUNK);
+      await yieldToOtherRequests();
+      const results = await db.batch(batch.map((plan) => plan.statement));
+      for (const result of results) tallyD1(cost, result);
+      batch.forEach((plan, index) => {
+        if ((results[index]!.meta.changes ?? 0) === 0) raced.push(plan);
+        else if (plan.created) created++;
+        else updated++;
+      });
+    }
   }
 
   // A participant changed (or was created) by someone else since it was read: apply

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { requireTeamChatbot } from "../chatbots/lookups";
+import { costHeader, newCost } from "../shared/cost";
 import type { ApiEnv } from "../shared/hono-env";
 import { limitBody } from "../shared/json-body";
 import { badRequest, problem } from "../shared/problem";
@@ -13,6 +14,7 @@ import { listDataKeys, listExportPage } from "./storage";
 export const csvRoutes = new Hono<ApiEnv>();
 
 const EXPORT_PAGE = 500;
+const IMPORT_COST_COUNTERS = ["d1RowsRead", "d1RowsWritten"] as const;
 const ACCEPTED_TYPES = new Set(["", "text/csv", "text/plain", "application/csv", "application/vnd.ms-excel"]);
 
 function chatbotIdParam(value: string | undefined): string {
@@ -52,6 +54,9 @@ csvRoutes.post("/import", limitBody(CSV_IMPORT_MAX_BYTES), async (c) => {
   const chatbot = await requireTeamChatbot(c.env.DB, c.var.teamId, chatbotIdParam(c.req.query("chatbot_id")));
   const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (!ACCEPTED_TYPES.has(type)) throw problem("unsupported-media-type", "Send the CSV as text/csv (UTF-8).");
-  const file = readImportFile(await c.req.text());
-  return c.json(await importParticipants(c.env.DB, c.var.teamId, chatbot, file, nowIso()));
+  const file = await readImportFile(await c.req.text());
+  const cost = newCost();
+  const report = await importParticipants(c.env.DB, c.var.teamId, chatbot, file, nowIso(), cost);
+  // The lookup's and the batched writes' rows: what makes an import's cost visible (and testable).
+  return c.json(report, 200, { "Chat-Context-Cost": costHeader(cost, IMPORT_COST_COUNTERS) });
 });

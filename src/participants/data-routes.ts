@@ -9,7 +9,7 @@ import { Channel, DataObject, Identifier, ToolKey } from "./fields";
 import { idempotencyOf } from "./idempotency";
 import { purgeExpiredKeys } from "./idempotency-storage";
 import { etagOf, parseIfMatch } from "./if-match";
-import { copyObject, getOwn, type JsonObject, type JsonValue, mergePatch, setOwn } from "./json-data";
+import { assertDataDepth, copyObject, getOwn, type JsonObject, type JsonValue, mergePatch, setOwn } from "./json-data";
 import { DATA_WRITE_BODY_MAX_BYTES } from "./limits";
 
 /**
@@ -19,7 +19,9 @@ import { DATA_WRITE_BODY_MAX_BYTES } from "./limits";
 export const dataRoutes = new Hono<ApiEnv>();
 type ApiContext = Context<ApiEnv>;
 
-const AppendInput = z.strictObject({ key: ToolKey, value: z.json() });
+// Any JSON value: the body was parsed as JSON, so only presence is checked here. No
+// recursive schema such as z.json(): a value nested 100,000 deep would overflow it.
+const AppendInput = z.strictObject({ key: ToolKey, value: z.custom<JsonValue>((value) => value !== undefined, "must be a JSON value") });
 const IncrementInput = z.strictObject({ key: ToolKey, by: z.number().default(1) });
 
 const participantResponse = (outcome: WriteOutcome) => ({
@@ -69,6 +71,7 @@ async function runWrite(
 dataRoutes.put("/:id/data", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
   const target = targetById(c.req.param("id"));
   const data = await readJson(c.req, DataObject);
+  assertDataDepth(data);
   return runWrite(c, target, () => data, participantResponse);
 });
 
@@ -84,6 +87,8 @@ dataRoutes.patch("/:id/data", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) =>
     );
   }
   const patch = await readJson(c.req, DataObject);
+  // The merge walks the patch recursively; its result nests at least as deep as the patch.
+  assertDataDepth(patch);
   return runWrite(c, target, (current) => mergePatch(current, patch) as JsonObject, participantResponse);
 });
 
@@ -113,6 +118,7 @@ function typeConflict(key: string, expected: string, found: JsonValue): never {
 dataRoutes.post("/:id/data/append", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
   const target = targetById(c.req.param("id"));
   const { key, value } = await readJson(c.req, AppendInput);
+  assertDataDepth(value);
   return runWrite(
     c,
     target,
@@ -161,6 +167,7 @@ dataRoutes.put("/by-identifier/:chatbot_id/:channel/:identifier/data", limitBody
       { pointer: "/identifier", message: identifier.error.issues[0]!.message },
     ]);
   const data = await readJson(c.req, DataObject);
+  assertDataDepth(data);
   return runWrite(
     c,
     { chatbotId, channel: channel.data, identifier: identifier.data, createIfMissing: true },

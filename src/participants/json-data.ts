@@ -45,24 +45,40 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
   return false;
 }
 
-function depth(value: JsonValue, level = 0): number {
-  if (level > DATA_MAX_DEPTH) return level;
-  if (Array.isArray(value)) return Math.max(level + 1, ...value.map((item) => depth(item, level + 1)));
-  if (isJsonObject(value)) return Math.max(level + 1, ...Object.values(value).map((item) => depth(item, level + 1)));
-  return level;
+/**
+ * How deep `value` nests objects and arrays (a scalar is 0, `{}` is 1), counted without
+ * recursion and given up past `limit`: a parsed body may nest 100,000 levels, which
+ * would overflow the stack of any recursive walk (merge patch, schema validation).
+ */
+export function jsonDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [node, level] = pending.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (level + 1 > deepest) deepest = level + 1;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === "object") pending.push([child, level + 1]);
+    }
+  }
+  return deepest;
+}
+
+/** Throws the 422 problem where `value` nests deeper than participant data may. */
+export function assertDataDepth(value: unknown): void {
+  if (jsonDepth(value, DATA_MAX_DEPTH) > DATA_MAX_DEPTH) {
+    throw problem(
+      "participant-data-too-large",
+      `Participant data may nest objects and arrays at most ${DATA_MAX_DEPTH} levels deep. Nothing was written.`,
+      { limit_depth: DATA_MAX_DEPTH },
+    );
+  }
 }
 
 /** The stored form of data, or the 422 problem where it exceeds the documented limits. */
 export function serializeData(data: JsonObject): string {
-  if (depth(data) > DATA_MAX_DEPTH) {
-    throw problem(
-      "participant-data-too-large",
-      `Participant data may nest objects and arrays at most ${DATA_MAX_DEPTH} levels deep. Nothing was written.`,
-      {
-        limit_depth: DATA_MAX_DEPTH,
-      },
-    );
-  }
+  assertDataDepth(data);
   const text = JSON.stringify(data);
   const bytes = new TextEncoder().encode(text).byteLength;
   if (bytes > DATA_MAX_BYTES) {

@@ -1,15 +1,16 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireTeamChatbot } from "../chatbots/lookups";
+import { Cursor } from "../shared/cursor";
 import type { ApiEnv } from "../shared/hono-env";
 import { newId } from "../shared/ids";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { notFound, problem } from "../shared/problem";
 import { nowIso } from "../shared/time";
 import { assertMatchesSchema } from "./data-schema";
-import { Channel, DataObject, Email, Id, Identifier, Name, Phone, Timezone } from "./fields";
+import { Channel, DataObject, Email, Identifier, Name, Phone, Timezone } from "./fields";
 import { etagOf } from "./if-match";
-import { serializeData } from "./json-data";
+import { assertDataDepth, serializeData } from "./json-data";
 import { DATA_WRITE_BODY_MAX_BYTES, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT } from "./limits";
 import { requireTeamParticipant } from "./lookups";
 import {
@@ -47,12 +48,13 @@ const ListQuery = z.strictObject({
   chatbot_id: z.string().optional(),
   channel: Channel.optional(),
   identifier: Identifier.optional(),
-  cursor: Id.optional(),
+  cursor: Cursor.optional(),
   limit: z.coerce.number().int().min(1).max(LIST_MAX_LIMIT).default(LIST_DEFAULT_LIMIT),
 });
 
 recordRoutes.post("/", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
   const input = await readJson(c.req, CreateParticipant);
+  if (input.data) assertDataDepth(input.data);
   const chatbot = await requireTeamChatbot(c.env.DB, c.var.teamId, input.chatbot_id);
   const conflict = async () => {
     const existing = await findParticipantIdByNaturalKey(c.env.DB, chatbot.id, input.channel, input.identifier);

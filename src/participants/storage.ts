@@ -19,9 +19,11 @@ export type ParticipantRow = {
   version: number;
   created_at: string;
   updated_at: string;
+  /** 1 where an identity token proved who this participant is. */
+  verified?: number;
 };
 
-export type Participant = Omit<ParticipantRow, "data" | "team_id"> & { data: JsonObject };
+export type Participant = Omit<ParticipantRow, "data" | "team_id" | "verified"> & { data: JsonObject; verified: boolean };
 
 const COLUMNS = [
   "id",
@@ -38,11 +40,13 @@ const COLUMNS = [
   "created_at",
   "updated_at",
 ];
+/** What is read: the written columns and `verified`, which only the widget's identity path sets. */
+const READ_COLUMNS = [...COLUMNS, "verified"];
 
 /** Columns of the public representation plus team_id, qualified by `alias`. */
-function participantColumns(alias = ""): string {
+function participantColumns(alias = "", columns = READ_COLUMNS): string {
   const prefix = alias ? `${alias}.` : "";
-  return COLUMNS.map((column) => prefix + column).join(", ");
+  return columns.map((column) => prefix + column).join(", ");
 }
 
 /** The public representation: the owning team is implied by the key that reads it. */
@@ -58,6 +62,7 @@ export function presentParticipant(row: ParticipantRow): Participant {
     timezone: row.timezone,
     data: JSON.parse(row.data) as JsonObject,
     version: row.version,
+    verified: row.verified === 1,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -164,29 +169,61 @@ export async function findParticipantByNaturalKeyForWrite(
   return { chatbotId: bot_id, schema, row: row.id ? row : null };
 }
 
-/** The participants of a chatbot among these (channel, identifier) pairs, in one statement. */
+/**
+ * The participants of a chatbot among these (channel, identifier) pairs, in one statement.
+ * CROSS JOIN makes SQLite loop over the pairs outside: each pair is one probe of the unique
+ * index (chatbot_id, channel, identifier). With a plain JOIN the planner scanned the
+ * chatbot's participants once per pair, so rows read grew with the chatbot times the file.
+ */
 export async function findParticipantsByNaturalKeys(
   db: D1Database,
   chatbotId: string,
   pairs: [string, string][],
+  cost?: Cost,
 ): Promise<ParticipantRow[]> {
-  const { results } = await db
+  const result = await db
     .prepare(
       `SELECT ${participantColumns("p")} FROM json_each(?) j JOIN participants p
        ON p.chatbot_id = ? AND p.channel = json_extract(j.value, '$[0]') AND p.identifier = json_extract(j.value, '$[1]')`,
     )
     .bind(JSON.stringify(pairs), chatbotId)
     .run<ParticipantRow>();
-  return results;
+  tallyD1(cost, result);
+  return result.results;
 }
 
-/** Every top-level key of a chatbot's participant data, sorted: the CSV export's columns. */
+/**
+ * Every top-level key of a chatbot's participant data, sorted: the CSV export's columns. One
+ * statement per page of participants (in id order, by `participants_by_chatbot`), so no
+ * statement grows with the chatbot: D1 runs one statement at a time for every caller.
+ */
 export async function listDataKeys(db: D1Database, chatbotId: string): Promise<string[]> {
-  const { results } = await db
-    .prepare("SELECT DISTINCT j.key AS key FROM participants p, json_each(p.data) j WHERE p.chatbot_id = ? ORDER BY j.key")
-    .bind(chatbotId)
-    .run<{ key: string }>();
-  return results.map((row) => row.key);
+  const page = 1_000;
+  const keys = new Set<string>();
+  for (let cursor = ""; ; ) {
+    // One row tells the page's size and last id, the others its distinct keys (rows, not one
+    // aggregated value, which D1 would refuse past its value size limit).
+    const { results } = await db
+      .prepare(
+        `WITH page AS MATERIALIZED (SELECT id, data FROM participants WHERE chatbot_id = ? AND id > ? ORDER BY id LIMIT ?)
+         SELECT NULL AS key, count(*) AS n, max(id) AS last FROM page
+         UNION ALL SELECT DISTINCT j.key, NULL, NULL FROM page, json_each(page.data) j`,
+      )
+      .bind(chatbotId, cursor, page)
+      .run<{ key: string | null; n: number | null; last: string | null }>();
+    const head = results.find((row) => row.n !== null)!;
+    for (const row of results) if (typeof row.key === "string") keys.add(row.key);
+    if (head.n! < page || head.last === null) break;
+    cursor = head.last;
+  }
+  // By code point, as SQLite's BINARY collation orders text (UTF-16 order differs past U+FFFF).
+  const codePoints = (key: string) => Array.from(key, (char) => char.codePointAt(0)!);
+  const ordered = [...keys].map((key) => [key, codePoints(key)] as const);
+  ordered.sort(([, a], [, b]) => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+    return a.length - b.length;
+  });
+  return ordered.map(([key]) => key);
 }
 
 type ExportRow = { id: string; identifier: string; channel: string; name: string | null; data: string };
@@ -236,7 +273,7 @@ export async function findRenderSource(
 export function insertParticipant(db: D1Database, row: ParticipantRow, writeId: string | null = null): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO participants (${participantColumns()}, write_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO participants (${participantColumns("", COLUMNS)}, write_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (chatbot_id, channel, identifier) DO NOTHING`,
     )
     .bind(
@@ -258,33 +295,35 @@ export function insertParticipant(db: D1Database, row: ParticipantRow, writeId: 
 }
 
 /**
- * The web widget's participant (chatbot, `web`, visitor id), created where missing;
- * customer fields it brings fill in, and never blank, what is stored. Returns its id.
+ * The web widget's participant (chatbot, `web`, identifier), created where missing;
+ * customer fields it brings fill in, and never blank, what is stored. A verified one
+ * (its identifier is an identity token's subject) is marked so for good. Returns its id.
  */
 export function upsertWebParticipant(
   db: D1Database,
-  input: { id: string; teamId: string; chatbotId: string; visitorId: string; customer: CustomerRecord; now: string },
+  input: { id: string; teamId: string; chatbotId: string; identifier: string; verified: boolean; customer: CustomerRecord; now: string },
 ): D1PreparedStatement {
   const { customer } = input;
   return db
     .prepare(
-      `INSERT INTO participants (id, team_id, chatbot_id, channel, identifier, name, email, phone, timezone, created_at, updated_at)
-       VALUES (?1, ?2, ?3, 'web', ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+      `INSERT INTO participants (id, team_id, chatbot_id, channel, identifier, name, email, phone, timezone, verified, created_at, updated_at)
+       VALUES (?1, ?2, ?3, 'web', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
        ON CONFLICT (chatbot_id, channel, identifier) DO UPDATE SET
          name = coalesce(excluded.name, name), email = coalesce(excluded.email, email),
          phone = coalesce(excluded.phone, phone), timezone = coalesce(excluded.timezone, timezone),
-         updated_at = excluded.updated_at
+         verified = max(verified, excluded.verified), updated_at = excluded.updated_at
        RETURNING id`,
     )
     .bind(
       input.id,
       input.teamId,
       input.chatbotId,
-      input.visitorId,
+      input.identifier,
       customer.name,
       customer.email,
       customer.phone,
       customer.timezone,
+      input.verified ? 1 : 0,
       input.now,
     );
 }

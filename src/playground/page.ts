@@ -3,9 +3,10 @@ import { SNIPPETS } from "./snippets";
 
 /**
  * The playground's HTML: the page shell, the playground itself and the unknown-chatbot page.
- * Every interpolated value is escaped. The page's own script and styles are static assets
- * (`/playground.js`, `/playground.css`, built from src/playground/client/), so the
- * Content-Security-Policy admits no inline script or style at all.
+ * Every interpolated value is escaped, and isolated (dir="auto", or FSI...PDI in the title)
+ * so its own bidi controls (U+202E) cannot reorder the text around it. The page's own
+ * script and styles are static assets (`/playground.js`, `/playground.css`, built from
+ * src/playground/client/), so the Content-Security-Policy admits no inline script or style.
  */
 
 const PLAYGROUND_CSP = [
@@ -56,7 +57,7 @@ export function chatbotNotFoundPage(id: string): string {
     "Chatbot not found · Chat Context playground",
     `<main class="notfound">
 <h1>Chatbot not found</h1>
-<p>There is no chatbot with the id <code>${escapeHtml(id)}</code>. Check the id in the address: it is the <code>id</code> that <code>POST /v1/chatbots</code> returned.</p>
+<p>There is no chatbot with the id <code dir="auto">${escapeHtml(id)}</code>. Check the id in the address: it is the <code>id</code> that <code>POST /v1/chatbots</code> returned.</p>
 </main>`,
   );
 }
@@ -73,10 +74,11 @@ export function playgroundPage(chatbot: { id: string; name: string }, origin: st
   const name = escapeHtml(chatbot.name);
   const chatbotId = escapeHtml(chatbot.id);
   return shell(
-    `${chatbot.name} · Chat Context playground`,
+    // U+2068 FIRST STRONG ISOLATE ... U+2069 POP DIRECTIONAL ISOLATE: a title holds no elements.
+    `\u2068${chatbot.name}\u2069 · Chat Context playground`,
     `<main id="playground" data-chatbot-id="${chatbotId}">
 <header class="intro">
-<h1>Playground: <span class="name">${name}</span></h1>
+<h1>Playground: <span class="name" dir="auto">${name}</span></h1>
 <p>Chatbot <code>${chatbotId}</code>. The chat launcher is at the bottom right of this page: this is the widget exactly as a website embeds it.</p>
 </header>
 <div class="columns">
@@ -100,10 +102,10 @@ ${snippets}
 <table id="metadata"><thead><tr><th scope="col">Key</th><th scope="col">Value</th></tr></thead><tbody></tbody></table>
 <h3>Customer record</h3>
 <table id="customer"><tbody>
-<tr><th scope="row">name</th><td data-field="name"></td></tr>
-<tr><th scope="row">email</th><td data-field="email"></td></tr>
-<tr><th scope="row">phone</th><td data-field="phone"></td></tr>
-<tr><th scope="row">timezone</th><td data-field="timezone"></td></tr>
+<tr><th scope="row">name</th><td data-field="name" dir="auto"></td></tr>
+<tr><th scope="row">email</th><td data-field="email" dir="auto"></td></tr>
+<tr><th scope="row">phone</th><td data-field="phone" dir="auto"></td></tr>
+<tr><th scope="row">timezone</th><td data-field="timezone" dir="auto"></td></tr>
 </tbody></table>
 <h3>In this page's localStorage</h3>
 <table id="local"><thead><tr><th scope="col">Key</th><th scope="col">Value</th></tr></thead><tbody></tbody></table>

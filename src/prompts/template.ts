@@ -1,4 +1,16 @@
 import { copyObject, getOwn, isJsonObject, type JsonObject, type JsonValue, setOwn } from "../participants/json-data";
+import { problem } from "../shared/problem";
+
+/**
+ * The most a rendered prompt may hold, in UTF-8 bytes (docs/participants.md): a template
+ * repeating `{participant_data}` would otherwise multiply 64 KiB of data into megabytes.
+ */
+export const PROMPT_MAX_BYTES = 1024 * 1024;
+/**
+ * `{current_datetime}` counts as this many bytes, more than its longest form: weekday,
+ * date, time, offset and parentheses take at most 40, time zone names at most 32.
+ */
+export const CURRENT_DATETIME_MAX_BYTES = 96;
 
 /** What a template may read about its participant. */
 type TemplateInput = { data: JsonObject; name: string | null; timezone: string | null };
@@ -67,40 +79,78 @@ function resolve(name: string, input: TemplateInput): string | typeof CURRENT_DA
   return undefined;
 }
 
+/** UTF-8 bytes of `text` (a lone surrogate counts 2 bytes rather than the 3 of its replacement). */
+function utf8Bytes(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0x80) bytes += unit >= 0x800 && (unit < 0xd800 || unit > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
+}
+
+function tooLarge(): never {
+  throw problem(
+    "prompt-too-large",
+    `The rendered prompt would exceed ${PROMPT_MAX_BYTES} bytes of UTF-8; use fewer or narrower variables (such as {participant_data.key}).`,
+    { limit_bytes: PROMPT_MAX_BYTES },
+  );
+}
+
 /**
  * Renders `{participant_data}`, `{participant_data.a.b[0]}` and `{current_datetime}`;
- * `{{` and `}}` are literal braces; any other `{...}` is left as written.
+ * `{{` and `}}` are literal braces; any other `{...}` is left as written. Throws the 422
+ * problem `prompt-too-large` as soon as the prompt would pass PROMPT_MAX_BYTES.
  */
 export function renderTemplate(template: string, input: TemplateInput): RenderedParts {
   const parts: string[] = [];
   let out = "";
+  let bytes = 0;
+  const append = (text: string, size = utf8Bytes(text)) => {
+    bytes += size;
+    if (bytes > PROMPT_MAX_BYTES) tooLarge();
+    out += text;
+  };
+  // A variable repeated a thousand times is resolved and measured once.
+  const resolved = new Map<string, { text: string; size: number } | typeof CURRENT_DATETIME>();
   let i = 0;
   while (i < template.length) {
     const char = template[i]!;
     if (char === "{") {
       if (template[i + 1] === "{") {
-        out += "{";
+        append("{", 1);
         i += 2;
         continue;
       }
       const close = template.indexOf("}", i + 1);
       const inner = close === -1 ? null : template.slice(i + 1, close);
       if (inner === null || inner.includes("{")) {
-        out += "{";
+        append("{", 1);
         i += 1;
         continue;
       }
-      const value = resolve(inner, input);
+      let value = resolved.get(inner);
+      if (value === undefined) {
+        const found = resolve(inner, input);
+        if (found === CURRENT_DATETIME) value = CURRENT_DATETIME;
+        else {
+          const text = found ?? `{${inner}}`;
+          value = { text, size: utf8Bytes(text) };
+        }
+        resolved.set(inner, value);
+      }
       if (value === CURRENT_DATETIME) {
+        bytes += CURRENT_DATETIME_MAX_BYTES;
+        if (bytes > PROMPT_MAX_BYTES) tooLarge();
         parts.push(out);
         out = "";
-      } else out += value ?? `{${inner}}`;
+      } else append(value.text, value.size);
       i = close + 1;
     } else if (char === "}") {
-      out += "}";
+      append("}", 1);
       i += template[i + 1] === "}" ? 2 : 1;
     } else {
-      out += char;
+      append(char);
       i += 1;
     }
   }

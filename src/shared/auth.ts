@@ -42,10 +42,24 @@ function requireSecret(secret: string | undefined): string {
   return secret;
 }
 
+/** The base64url HMAC-SHA-256 of `text` under TOKEN_SECRET (43 characters). */
+export async function signText(secret: string | undefined, text: string): Promise<string> {
+  const signature = await crypto.subtle.sign("HMAC", await hmacKey(requireSecret(secret)), new TextEncoder().encode(text));
+  return toBase64Url(signature);
+}
+
+/** Whether `signatureText` is the canonical signature of `text` under TOKEN_SECRET. */
+export async function verifyTextSignature(secret: string | undefined, text: string, signatureText: string): Promise<boolean> {
+  const signature = fromBase64Url(signatureText);
+  // Only the canonical spelling: the last character's spare bits would otherwise let
+  // several different strings pass for one signature.
+  if (signature?.byteLength !== 32 || toBase64Url(signature) !== signatureText) return false;
+  return crypto.subtle.verify("HMAC", await hmacKey(requireSecret(secret)), signature, new TextEncoder().encode(text));
+}
+
 export async function signConversationToken(secret: string | undefined, claims: ConversationClaims): Promise<string> {
   const payload = toBase64Url(new TextEncoder().encode(JSON.stringify({ v: 1, ...claims })));
-  const signature = await crypto.subtle.sign("HMAC", await hmacKey(requireSecret(secret)), new TextEncoder().encode(payload));
-  return `${payload}.${toBase64Url(signature)}`;
+  return `${payload}.${await signText(secret, payload)}`;
 }
 
 // A widget sends the same token with every message: remember the ones already
@@ -70,12 +84,7 @@ async function verifyTokenSignature(secret: string | undefined, token: string): 
   const parts = token.split(".");
   if (parts.length !== 2) return null;
   const [payload, signatureText] = parts as [string, string];
-  const signature = fromBase64Url(signatureText);
-  // Only the canonical spelling: the last character's spare bits would otherwise let
-  // several different tokens pass for one signature.
-  if (signature?.byteLength !== 32 || toBase64Url(signature) !== signatureText) return null;
-  const genuine = await crypto.subtle.verify("HMAC", await hmacKey(requireSecret(secret)), signature, new TextEncoder().encode(payload));
-  if (!genuine) return null;
+  if (!(await verifyTextSignature(secret, payload, signatureText))) return null;
   const bytes = fromBase64Url(payload);
   if (!bytes) return null;
   try {

@@ -36,8 +36,11 @@ export const PROBLEMS = {
   "schema-violation": { status: 422, title: "Schema violation" },
   "participant-data-too-large": { status: 422, title: "Participant data too large" },
   "idempotency-key-reused": { status: 422, title: "Idempotency key reused" },
+  "prompt-too-large": { status: 422, title: "Prompt too large" },
+  "rate-limited": { status: 429, title: "Rate limited" },
   "internal-error": { status: 500, title: "Internal error" },
   "write-contention": { status: 503, title: "Write contention" },
+  "storage-unavailable": { status: 503, title: "Storage unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 type ProblemSlug = keyof typeof PROBLEMS;

@@ -20,7 +20,15 @@ teamRoutes.post("/teams", requireAdmin, limitBody(4 * 1024), async (c) => {
   const now = nowIso();
   await c.env.DB.batch([
     insertTeam(c.env.DB, { id: team.id, name, created_at: now }),
-    insertApiKey(c.env.DB, { id: apiKey.id, team_id: team.id, key_hash: apiKey.hash, created_at: now }),
+    // The team's first key may do everything; the team makes narrower ones itself.
+    insertApiKey(c.env.DB, {
+      id: apiKey.id,
+      team_id: team.id,
+      key_hash: apiKey.hash,
+      name: "Initial key",
+      scope: "write",
+      created_at: now,
+    }),
   ]);
   // The key is shown once: only its hash is stored.
   return c.json({ team, api_key: apiKey.key }, 201);

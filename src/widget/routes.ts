@@ -1,18 +1,22 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { findChatbotCached } from "../chatbots/storage";
+import { type Chatbot, findChatbotCached } from "../chatbots/storage";
 import { conversationClient } from "../conversations/client";
+import { STORAGE_UNAVAILABLE } from "../conversations/conversation-object";
 import { METADATA_LIMITS, type Warning } from "../conversations/metadata-rules";
-import { MessagesPageQuery } from "../conversations/model";
+import { MessagesPageQuery, type VerifiedIdentity, type WidgetData } from "../conversations/model";
 import { bearer, signConversationToken, verifyConversationToken } from "../shared/auth";
 import { costHeader, OBJECT_COST_COUNTERS } from "../shared/cost";
 import { codePointLength } from "../shared/encoding";
 import { newId } from "../shared/ids";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
-import { notFound, unauthorized } from "../shared/problem";
+import { notFound, problem, unauthorized } from "../shared/problem";
 import { isIanaTimezone } from "../shared/time";
 import { checkOrigin, type WidgetEnv, widgetCors } from "./cors";
+import { verifyIdentityToken } from "./identity";
+import { limitMessages, limitStarts } from "./rate-limits";
+import { issueVisitorId, verifyVisitorId } from "./visitor-ids";
 
 /** Longest visitor message, in code points (a design decision: docs/conversations.md). */
 export const MESSAGE_TEXT_MAX_CODE_POINTS = 10_000;
@@ -35,16 +39,17 @@ const Data = z
     "must be an object mapping keys to string values",
   )
   .default({});
-const Timezone = z.string().max(100).nullish();
+// Checked after parsing, so a bad value is a warning and never a lost message.
+const Timezone = z.unknown().optional();
+const IdentityToken = z.unknown().optional();
 
 const StartConversation = z.object({
   chatbot_id: z.string().min(1).max(64),
-  visitor_id: z
-    .string()
-    .regex(/^[\x21-\x7e]{1,128}$/, "must be 1 to 128 printable ASCII characters")
-    .optional(),
+  // Any string: one the server did not issue for this chatbot is a warning, not an error.
+  visitor_id: z.string().max(1024).optional(),
   data: Data,
   timezone: Timezone,
+  identity_token: IdentityToken,
 });
 
 const PostMessage = z.object({
@@ -55,36 +60,93 @@ const PostMessage = z.object({
     .refine((text) => text.isWellFormed(), "must be well-formed Unicode"),
   data: Data,
   timezone: Timezone,
+  identity_token: IdentityToken,
+  client_message_id: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,64}$/, "must be 1 to 64 printable ASCII characters")
+    .optional(),
 });
 
-/** A timezone that is not a real IANA name is a warning, never a lost message. */
-function checkTimezone(timezone: string | null | undefined): { timezone: string | null; warnings: Warning[] } {
+const TIMEZONE_MAX_LENGTH = 100;
+
+/** A timezone that is not a real IANA name (or not a string at all) is a warning, never a lost message. */
+function checkTimezone(timezone: unknown): { timezone: string | null; warnings: Warning[] } {
   if (timezone == null || timezone === "") return { timezone: null, warnings: [] };
-  return isIanaTimezone(timezone)
+  return typeof timezone === "string" && timezone.length <= TIMEZONE_MAX_LENGTH && isIanaTimezone(timezone)
     ? { timezone, warnings: [] }
     : { timezone: null, warnings: [{ key: "timezone", reason: "invalid_timezone" }] };
+}
+
+/**
+ * The pairs as the object takes them: a value that is not a string becomes null, which
+ * the rules reject as `value_not_string`. However deeply a value nests, it never
+ * reaches the object (a structured clone of it could overflow the stack).
+ */
+function widgetData(data: Record<string, unknown>): WidgetData {
+  return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, typeof value === "string" ? value : null]));
+}
+
+/** A sent identity token checked against the chatbot's secrets; a bad one is a warning. */
+async function identityOf(
+  token: unknown,
+  chatbot: Chatbot,
+  tokenSecret: string | undefined,
+  warnings: Warning[],
+): Promise<VerifiedIdentity | null> {
+  if (token === undefined || token === null || token === "") return null;
+  const identity = await verifyIdentityToken(token, chatbot, tokenSecret);
+  if (!identity) warnings.push({ key: "identity_token", reason: "invalid_identity_token" });
+  return identity;
+}
+
+/** 503 where the object could not reach D1 for a write that had to land first; nothing was stored. */
+async function unlessUnavailable<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof Error && error.message === STORAGE_UNAVAILABLE) {
+      throw problem(
+        "storage-unavailable",
+        "The database did not accept the write; nothing was stored. Retry in a moment.",
+        {},
+        { "Retry-After": "1" },
+      );
+    }
+    throw error;
+  }
 }
 
 export const widgetRoutes = new Hono<WidgetEnv>();
 widgetRoutes.use(widgetCors);
 
-widgetRoutes.post("/conversations", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
+/** After the token check: the budget is the verified conversation's, never an id anyone can name. */
+const limitConversationMessages = limitMessages((c) => c.var.claims.c);
+
+widgetRoutes.post("/conversations", limitStarts, limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
   const input = await readJson(c.req, StartConversation);
   const chatbot = await findChatbotCached(c.env.DB, input.chatbot_id);
   if (!chatbot) throw notFound("No chatbot with that id.");
   checkOrigin({ origin: c.req.header("Origin"), url: c.req.url }, chatbot, (verdict) => c.set("origin", verdict));
   const { timezone, warnings } = checkTimezone(input.timezone);
   const conversationId = newId("conv");
-  const visitorId = input.visitor_id ?? newId("vis");
-  const started = await conversationClient(c.env, conversationId).start({
-    conversationId,
-    teamId: chatbot.team_id,
-    chatbotId: chatbot.id,
-    visitorId,
-    data: input.data,
-    timezone,
-    warnings,
-  });
+  let visitor = input.visitor_id === undefined ? null : await verifyVisitorId(c.env.TOKEN_SECRET, chatbot.id, input.visitor_id);
+  if (input.visitor_id !== undefined && visitor === null) warnings.push({ key: "visitor_id", reason: "invalid_visitor_id" });
+  const issued = visitor === null ? await issueVisitorId(c.env.TOKEN_SECRET, chatbot.id) : null;
+  visitor ??= issued!.identifier;
+  const identity = await identityOf(input.identity_token, chatbot, c.env.TOKEN_SECRET, warnings);
+  const started = await unlessUnavailable(
+    conversationClient(c.env, conversationId).start({
+      conversationId,
+      teamId: chatbot.team_id,
+      chatbotId: chatbot.id,
+      visitorIdentifier: visitor,
+      identity,
+      identityRequired: chatbot.identity_verification === "required",
+      data: widgetData(input.data),
+      timezone,
+      warnings,
+    }),
+  );
   const token = await signConversationToken(c.env.TOKEN_SECRET, {
     c: conversationId,
     b: chatbot.id,
@@ -97,7 +159,7 @@ widgetRoutes.post("/conversations", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c
       conversation_id: conversationId,
       token,
       participant_id: started.info.participant_id,
-      visitor_id: visitorId,
+      visitor_id: issued?.visitorId ?? input.visitor_id,
       metadata: started.metadata,
     },
     201,
@@ -119,11 +181,26 @@ widgetRoutes.use("/conversations/:id/*", async (c, next) => {
   await next();
 });
 
-widgetRoutes.post("/conversations/:id/messages", limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
+widgetRoutes.post("/conversations/:id/messages", limitConversationMessages, limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
   const input = await readJson(c.req, PostMessage);
   const { timezone, warnings } = checkTimezone(input.timezone);
-  const result = await conversationClient(c.env, c.var.claims.c).postMessage({ text: input.text, data: input.data, timezone, warnings });
+  // The chatbot's identity settings apply to every message (an isolate cache: no D1 read on a hit).
+  const chatbot = await findChatbotCached(c.env.DB, c.var.claims.b);
+  if (!chatbot) throw notFound("No chatbot with that id.");
+  const identity = await identityOf(input.identity_token, chatbot, c.env.TOKEN_SECRET, warnings);
+  const result = await unlessUnavailable(
+    conversationClient(c.env, c.var.claims.c).postMessage({
+      text: input.text,
+      data: widgetData(input.data),
+      timezone,
+      warnings,
+      identity,
+      identityRequired: chatbot.identity_verification === "required",
+      clientMessageId: input.client_message_id ?? null,
+    }),
+  );
   c.header("Chat-Context-Cost", costHeader(result.cost, OBJECT_COST_COUNTERS));
+  if (result.replayed) return c.body(result.json, 200, { "Content-Type": "application/json", "Idempotent-Replayed": "true" });
   return c.body(result.json, 201, { "Content-Type": "application/json" });
 });
 

@@ -135,5 +135,6 @@ export async function send(page: Page, text: string): Promise<string> {
   await sendButton(page).click();
   const reply = botMessages(page).nth(before);
   await reply.waitFor();
-  return (await reply.textContent()) ?? "";
+  // The reply isolates each quoted value (U+2068…U+2069); compare the visible text.
+  return ((await reply.textContent()) ?? "").replace(/[\u2066-\u2069]/g, "");
 }

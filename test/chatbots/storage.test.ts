@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { type Chatbot, findChatbot, findChatbotCached, findTeamChatbot, insertChatbot, updateChatbot } from "../../src/chatbots/storage";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
+import { chatbotRecord } from "../support/storage";
 
 async function team(): Promise<string> {
   const id = newId("team");
@@ -10,18 +11,8 @@ async function team(): Promise<string> {
   return id;
 }
 
-function chatbot(teamId: string, overrides: Partial<Chatbot> = {}): Chatbot {
-  return {
-    id: newId("cb"),
-    team_id: teamId,
-    name: "Bot",
-    allowed_origins: ["https://shop.example"],
-    participant_data_schema: { type: "object" },
-    created_at: "2026-01-01T00:00:00.000Z",
-    updated_at: "2026-01-01T00:00:00.000Z",
-    ...overrides,
-  };
-}
+const chatbot = (teamId: string, overrides: Partial<Chatbot> = {}) =>
+  chatbotRecord(teamId, { allowed_origins: ["https://shop.example"], participant_data_schema: { type: "object" }, ...overrides });
 
 describe("chatbots storage", () => {
   it("stores origins and schema as JSON and reads them back as values", async () => {

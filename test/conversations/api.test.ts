@@ -83,8 +83,11 @@ describe("GET /v1/conversations", () => {
     const theirs = await startConversation();
     const all = await call("GET", "/v1/conversations?limit=100", { token: mine.team.apiKey });
     expect(all.json.conversations.map((conversation: { id: string }) => conversation.id)).toEqual([mine.conversation_id]);
+    // Another team's chatbot answers as a missing one does, as participants do.
     const byTheirChatbot = await call("GET", `/v1/conversations?chatbot_id=${theirs.chatbot.id}`, { token: mine.team.apiKey });
-    expect(byTheirChatbot.json).toEqual({ conversations: [], next_cursor: null });
+    expect(expectProblem(byTheirChatbot, 404).detail).toBe("No chatbot with that id.");
+    const byNoChatbot = await call("GET", "/v1/conversations?chatbot_id=cb_00000000000000000000000000", { token: mine.team.apiKey });
+    expect(expectProblem(byNoChatbot, 404).detail).toBe(byTheirChatbot.json.detail);
   });
 
   it("filters by metadata key and value once flushed to D1", async () => {

@@ -12,6 +12,7 @@ import {
 import { upsertWebParticipant } from "../../src/participants/storage";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
+import { chatbotRecord } from "../support/storage";
 
 const NOW = "2026-01-01T00:00:00.000Z";
 let teamId: string;
@@ -22,15 +23,7 @@ beforeAll(async () => {
   chatbotId = newId("cb");
   await env.DB.batch([
     insertTeam(env.DB, { id: teamId, name: "t", created_at: NOW }),
-    insertChatbot(env.DB, {
-      id: chatbotId,
-      team_id: teamId,
-      name: "b",
-      allowed_origins: [],
-      participant_data_schema: null,
-      created_at: NOW,
-      updated_at: NOW,
-    }),
+    insertChatbot(env.DB, chatbotRecord(teamId, { id: chatbotId, participant_data_schema: null })),
   ]);
 });
 
@@ -39,8 +32,8 @@ async function startConversation(customer = { name: "Ann", email: "ann@example.c
   const id = newId("conv");
   const visitorId = `vis-${Math.random().toString(36).slice(2)}`;
   const [participant] = await env.DB.batch<{ id: string }>([
-    upsertWebParticipant(env.DB, { id: newId("part"), teamId, chatbotId, visitorId, customer, now: NOW }),
-    insertWebConversation(env.DB, { id, teamId, chatbotId, visitorId, startedAt: NOW }),
+    upsertWebParticipant(env.DB, { id: newId("part"), teamId, chatbotId, identifier: visitorId, verified: false, customer, now: NOW }),
+    insertWebConversation(env.DB, { id, teamId, chatbotId, identifier: visitorId, startedAt: NOW }),
   ]);
   return { id, participantId: participant!.results[0]!.id };
 }

@@ -21,6 +21,7 @@ import {
 import { newCost } from "../../src/shared/cost";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
+import { chatbotRecord } from "../support/storage";
 
 const NOW = "2026-01-01T00:00:00.000Z";
 let teamId: string;
@@ -34,15 +35,7 @@ beforeAll(async () => {
   await env.DB.batch([
     insertTeam(env.DB, { id: teamId, name: "t", created_at: NOW }),
     insertTeam(env.DB, { id: otherTeamId, name: "o", created_at: NOW }),
-    insertChatbot(env.DB, {
-      id: chatbotId,
-      team_id: teamId,
-      name: "b",
-      allowed_origins: [],
-      participant_data_schema: { type: "object" },
-      created_at: NOW,
-      updated_at: NOW,
-    }),
+    insertChatbot(env.DB, chatbotRecord(teamId, { id: chatbotId, participant_data_schema: { type: "object" } })),
   ]);
 });
 
@@ -72,7 +65,7 @@ describe("participants storage", () => {
     const twin = participant({ identifier: row.identifier });
     expect((await insertParticipant(env.DB, twin).run()).meta.changes).toBe(0);
     expect(await findParticipantIdByNaturalKey(env.DB, chatbotId, "api", row.identifier)).toBe(row.id);
-    expect(await findTeamParticipant(env.DB, teamId, row.id)).toEqual(row);
+    expect(await findTeamParticipant(env.DB, teamId, row.id)).toEqual({ ...row, verified: 0 });
     expect(await findTeamParticipant(env.DB, otherTeamId, row.id)).toBeNull();
   });
 
@@ -118,14 +111,23 @@ describe("participants storage", () => {
   it("upserts the web participant: fields fill in, nulls never blank them, the id is returned", async () => {
     const visitorId = `vis-${Math.random()}`;
     const customer = { name: "Vi", email: null, phone: null, timezone: "Europe/Vilnius" };
-    const first = await upsertWebParticipant(env.DB, { id: newId("part"), teamId, chatbotId, visitorId, customer, now: NOW }).first<{
+    const first = await upsertWebParticipant(env.DB, {
+      id: newId("part"),
+      teamId,
+      chatbotId,
+      identifier: visitorId,
+      verified: false,
+      customer,
+      now: NOW,
+    }).first<{
       id: string;
     }>();
     const again = await upsertWebParticipant(env.DB, {
       id: newId("part"),
       teamId,
       chatbotId,
-      visitorId,
+      identifier: visitorId,
+      verified: false,
       customer: { name: null, email: "vi@example.com", phone: null, timezone: null },
       now: NOW,
     }).first<{ id: string }>();
@@ -141,10 +143,14 @@ describe("participants storage", () => {
   it("reads for a write with the chatbot's schema, by id or natural key, for the owning team only", async () => {
     const row = participant();
     await insertParticipant(env.DB, row).run();
-    expect(await findParticipantForWrite(env.DB, teamId, row.id)).toEqual({ row, schema: '{"type":"object"}' });
+    expect(await findParticipantForWrite(env.DB, teamId, row.id)).toEqual({ row: { ...row, verified: 0 }, schema: '{"type":"object"}' });
     expect(await findParticipantForWrite(env.DB, otherTeamId, row.id)).toBeNull();
     const key = { chatbotId, channel: "api", identifier: row.identifier };
-    expect(await findParticipantByNaturalKeyForWrite(env.DB, teamId, key)).toEqual({ chatbotId, schema: '{"type":"object"}', row });
+    expect(await findParticipantByNaturalKeyForWrite(env.DB, teamId, key)).toEqual({
+      chatbotId,
+      schema: '{"type":"object"}',
+      row: { ...row, verified: 0 },
+    });
     expect(await findParticipantByNaturalKeyForWrite(env.DB, teamId, { ...key, identifier: "absent" })).toEqual({
       chatbotId,
       schema: '{"type":"object"}',

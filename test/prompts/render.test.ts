@@ -91,7 +91,7 @@ describe("POST /v1/prompts/render", () => {
   });
 
   it("sees the widget's write-through of the customer name and timezone at once", async () => {
-    const conversation = await startConversation({ visitor_id: "v-render", timezone: "Europe/Paris", data: { name: "Before" } });
+    const conversation = await startConversation({ timezone: "Europe/Paris", data: { name: "Before" } });
     const apiKey = conversation.team.apiKey;
     const template = "{participant_data}";
     const first = await render(apiKey, conversation.participant_id, template);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { READ_ONLY_POSTS } from "../../src/api-keys/auth";
 import { ADMIN_TOKEN, type ApiResponse, call, createTeam, expectProblem } from "./api";
 
 /** The ids a route names, by kind: `{ chatbot: "cb_…", participant: "part_…" }`. */
@@ -9,6 +10,7 @@ export const MISSING_IDS: Readonly<Record<string, string>> = {
   chatbot: "cb_00000000000000000000000000",
   conversation: "conv_00000000000000000000000000",
   participant: "part_00000000000000000000000000",
+  api_key: "0000000000000000",
 };
 
 /** What a suite's `setup` makes: a fresh team and the resources of it the routes name. */
@@ -35,6 +37,13 @@ export type ApiKeyRoute<I extends Ids> = {
    * just another caller there, so the 404 check does not apply.
    */
   teamWide?: boolean;
+  /**
+   * What the route does, for the checks of a `read` key: refused with 403 on a write, served on a
+   * read. Unless told, GET is a read and every other method a write, but for the POST routes that
+   * src/api-keys/auth.ts lists as read-only: a write listed there by mistake is still caught, as the
+   * read key's request then fails `unchanged`.
+   */
+  scope?: "read" | "write";
 };
 
 export type ApiKeySuite<O extends Owner> = {
@@ -45,7 +54,6 @@ export type ApiKeySuite<O extends Owner> = {
   unchanged?: (owner: O) => Promise<void>;
   /** The name of the describe block; "API key authentication" unless told. */
   name?: string;
-  // Room for key scopes (a `read` key refused on writes): an option here and a `scope` on each route.
 };
 
 /** Names a route by its path with each id shown as `:kind`. */
@@ -82,6 +90,24 @@ function withWrongSecret(key: string): string {
   return forged;
 }
 
+/** Whether a `read` key must be refused the route. */
+function isWrite<I extends Ids>(route: ApiKeyRoute<I>, ids: I): boolean {
+  if (route.scope) return route.scope === "write";
+  if (route.method === "GET" || route.method === "HEAD") return false;
+  return !(route.method === "POST" && READ_ONLY_POSTS.has(route.path(ids).split("?")[0]!));
+}
+
+/** A new key of the owner's team, made with the owner's key; `revoked` revokes it at once. */
+async function keyOf(owner: Owner, scope: "read" | "write", revoked = false): Promise<string> {
+  const created = await call("POST", "/v1/api-keys", { token: owner.team.apiKey, body: { name: `suite ${scope} key`, scope } });
+  if (created.status !== 201) throw new Error(`api key: ${created.status} ${created.text}`);
+  if (revoked) {
+    const answer = await call("DELETE", `/v1/api-keys/${created.json.id}`, { token: owner.team.apiKey });
+    if (answer.status !== 204) throw new Error(`revoke: ${answer.status} ${answer.text}`);
+  }
+  return created.json.key;
+}
+
 /** The ids with every resource id swapped for one that names nothing. */
 function missingIds<I extends Ids>(ids: I): I {
   return Object.fromEntries(Object.entries(ids).map(([kind, id]) => [kind, MISSING_IDS[kind] ?? id])) as I;
@@ -113,8 +139,9 @@ function expectRefused(response: ApiResponse, owner: Owner, what: string) {
 
 /**
  * The API-key checks every route of the API must pass, one describe per route: no credentials,
- * malformed ones, unknown keys and a known key id with a wrong secret answer 401 with a Bearer
- * challenge; another team's valid key on the owner's ids answers the very 404 a missing id gets.
+ * malformed ones, unknown keys, a known key id with a wrong secret and a revoked key answer 401
+ * with a Bearer challenge; another team's valid key on the owner's ids answers the very 404 a
+ * missing id gets; a `read` key of the owner's team is refused a write with 403 and served a read.
  * Each test makes its own team, sends the route a request that would succeed with the owner's key,
  * and asks `unchanged` afterwards.
  */
@@ -141,6 +168,33 @@ export function describeApiKeyAuth<O extends Owner>(suite: ApiKeySuite<O>): void
 
         it("refuses the team's key id with a wrong secret with 401", () =>
           refuses((owner) => [["a wrong secret", `Bearer ${withWrongSecret(owner.team.apiKey)}`]]));
+
+        it("refuses a revoked key of the team with 401 at once, and changes nothing", async () => {
+          const owner = await suite.setup();
+          const revoked = await keyOf(owner, "write", true);
+          expectRefused(await send(route, owner.ids, `Bearer ${revoked}`), owner, "a revoked key");
+          await suite.unchanged?.(owner);
+        });
+
+        if (isWrite(route, PLACEHOLDERS as O["ids"])) {
+          it("refuses a read key of the team with 403, and changes nothing", async () => {
+            const owner = await suite.setup();
+            const answer = await send(route, owner.ids, `Bearer ${await keyOf(owner, "read")}`);
+            const problem = expectProblem(answer, 403);
+            expect(problem.type).toBe("/problems/forbidden");
+            expect(problem.detail).toMatch(/read-only/);
+            expectHidden(answer, owner);
+            await suite.unchanged?.(owner);
+          });
+        } else {
+          it("serves a read key of the team, which changes nothing", async () => {
+            const owner = await suite.setup();
+            const answer = await send(route, owner.ids, `Bearer ${await keyOf(owner, "read")}`);
+            expect(answer.status, answer.text).toBeGreaterThanOrEqual(200);
+            expect(answer.status, answer.text).toBeLessThan(300);
+            await suite.unchanged?.(owner);
+          });
+        }
 
         if (!route.teamWide) {
           it("answers another team's key with the 404 of a missing id, and changes nothing", async () => {

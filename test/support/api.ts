@@ -142,3 +142,40 @@ export async function countD1Statements<T>(action: () => Promise<T>): Promise<{ 
     db.prepare = original;
   }
 }
+
+/**
+ * Makes D1 fail the next `times` statements whose SQL matches `pattern` (run, first,
+ * all, raw, or a batch holding one), as an outage would: the Worker and the conversation
+ * objects share this binding in tests. Returns a function that restores it.
+ */
+export function failD1(pattern: RegExp, times = Number.POSITIVE_INFINITY): () => void {
+  const db = env.DB as D1Database & { prepare: D1Database["prepare"]; batch: D1Database["batch"] };
+  const prepare = db.prepare;
+  const batch = db.batch;
+  let left = times;
+  const marked = new WeakSet<object>();
+  const outage = () => new Error("D1_ERROR: injected outage");
+  const mark = (statement: D1PreparedStatement): D1PreparedStatement => {
+    marked.add(statement);
+    const target = statement as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const bind = target.bind!;
+    target.bind = (...args: unknown[]) => mark(bind.apply(statement, args) as D1PreparedStatement);
+    for (const method of ["run", "first", "all", "raw"]) {
+      const original = target[method]!;
+      target[method] = (...args: unknown[]) => (left-- > 0 ? Promise.reject(outage()) : original.apply(statement, args));
+    }
+    return statement;
+  };
+  db.prepare = function (this: D1Database, query: string) {
+    const statement = prepare.call(this, query);
+    return pattern.test(query) ? mark(statement) : statement;
+  };
+  db.batch = function (this: D1Database, statements: D1PreparedStatement[]) {
+    if (statements.some((statement) => marked.has(statement)) && left-- > 0) return Promise.reject(outage());
+    return batch.call(this, statements);
+  } as D1Database["batch"];
+  return () => {
+    db.prepare = prepare;
+    db.batch = batch;
+  };
+}

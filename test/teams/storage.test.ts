@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { findApiKey, insertApiKey } from "../../src/api-keys/storage";
+import { findApiKeyCredential, insertApiKey } from "../../src/api-keys/storage";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
 
@@ -12,8 +12,8 @@ describe("teams and api_keys storage", () => {
       insertTeam(env.DB, { id: teamId, name: "Storage team", created_at: "2026-01-01T00:00:00.000Z" }),
       insertApiKey(env.DB, { id: keyId, team_id: teamId, key_hash: "ab".repeat(32), created_at: "2026-01-01T00:00:00.000Z" }),
     ]);
-    expect(await findApiKey(env.DB, keyId)).toEqual({ team_id: teamId, key_hash: "ab".repeat(32) });
-    expect(await findApiKey(env.DB, "ffffffffffffffff")).toBeNull();
+    expect(await findApiKeyCredential(env.DB, keyId)).toMatchObject({ team_id: teamId, key_hash: "ab".repeat(32) });
+    expect(await findApiKeyCredential(env.DB, "ffffffffffffffff")).toBeNull();
   });
 
   it("refuses a second team with the same id and rolls the batch back", async () => {
@@ -26,6 +26,6 @@ describe("teams and api_keys storage", () => {
         insertTeam(env.DB, { id: teamId, name: "Again", created_at: "2026-01-01T00:00:00.000Z" }),
       ]),
     ).rejects.toThrow(/UNIQUE/);
-    expect(await findApiKey(env.DB, keyId)).toBeNull();
+    expect(await findApiKeyCredential(env.DB, keyId)).toBeNull();
   });
 });

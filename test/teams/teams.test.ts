@@ -43,6 +43,18 @@ describe("POST /v1/admin/teams", () => {
     expect(chatbot.id).toMatch(/^cb_/);
   });
 
+  it("gives the team's key scope write and the name Initial key", async () => {
+    const team = await createTeam();
+    const listed = await call("GET", "/v1/api-keys", { token: team.apiKey });
+    expect(listed.json.api_keys).toEqual([
+      { id: team.apiKey.slice(4, 20), name: "Initial key", scope: "write", created_at: expect.any(String) },
+    ]);
+    const row = await env.DB.prepare("SELECT name, scope, revoked_at FROM api_keys WHERE team_id = ?").bind(team.id).first();
+    expect(row).toEqual({ name: "Initial key", scope: "write", revoked_at: null });
+    // A write key: it may make the team's other keys.
+    expect((await call("POST", "/v1/api-keys", { token: team.apiKey, body: { name: "Reader", scope: "read" } })).status).toBe(201);
+  });
+
   describe("admin token", () => {
     const cases: [string, Record<string, string>][] = [
       ["no Authorization header", {}],

@@ -16,17 +16,18 @@ describe("POST /v1/widget/conversations", () => {
   it("starts a conversation with a web participant and a token", async () => {
     const team = await createTeam();
     const chatbot = await createChatbot(team.apiKey);
-    const response = await call("POST", "/v1/widget/conversations", { body: { chatbot_id: chatbot.id, visitor_id: "visitor-123" } });
+    const response = await call("POST", "/v1/widget/conversations", { body: { chatbot_id: chatbot.id } });
     expect(response.status).toBe(201);
     expect(response.json).toEqual({
       conversation_id: expect.stringMatching(/^conv_[0-9a-z]{26}$/),
       token: expect.stringMatching(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/),
       participant_id: expect.stringMatching(/^part_[0-9a-z]{26}$/),
-      visitor_id: "visitor-123",
+      visitor_id: expect.stringMatching(/^vis_[0-9a-z]{26}\.[A-Za-z0-9_-]{43}$/),
       metadata: { accepted: [], rejected: [], warnings: [] },
     });
     const participant = await participantRow(response.json.participant_id);
-    expect(participant).toMatchObject({ team_id: team.id, chatbot_id: chatbot.id, channel: "web", identifier: "visitor-123" });
+    const identifier = response.json.visitor_id.split(".")[0];
+    expect(participant).toMatchObject({ team_id: team.id, chatbot_id: chatbot.id, channel: "web", identifier });
     const conversation = await env.DB.prepare("SELECT * FROM conversations WHERE id = ?").bind(response.json.conversation_id).first();
     expect(conversation).toMatchObject({
       team_id: team.id,
@@ -39,18 +40,20 @@ describe("POST /v1/widget/conversations", () => {
   it("makes a visitor id where none is sent", async () => {
     const first = await startConversation();
     const second = await startConversation();
-    expect(first.visitor_id).toMatch(/^vis_[0-9a-z]{26}$/);
+    expect(first.visitor_id).toMatch(/^vis_[0-9a-z]{26}\.[A-Za-z0-9_-]{43}$/);
     expect(second.visitor_id).not.toBe(first.visitor_id);
-    expect((await participantRow(first.participant_id)).identifier).toBe(first.visitor_id);
+    // The participant's identifier is the visitor id without its signature.
+    expect((await participantRow(first.participant_id)).identifier).toBe(first.visitor_id.split(".")[0]);
   });
 
   it("keeps one participant per chatbot and visitor across conversations", async () => {
     const team = await createTeam();
     const chatbot = await createChatbot(team.apiKey);
     const otherChatbot = await createChatbot(team.apiKey);
-    const first = await startConversationWith(chatbot.id, { visitor_id: "same-visitor" });
-    const second = await startConversationWith(chatbot.id, { visitor_id: "same-visitor" });
-    const elsewhere = await startConversationWith(otherChatbot.id, { visitor_id: "same-visitor" });
+    const first = await startConversationWith(chatbot.id);
+    const second = await startConversationWith(chatbot.id, { visitor_id: first.visitor_id });
+    // A visitor id is signed for one chatbot: another chatbot issues its own.
+    const elsewhere = await startConversationWith(otherChatbot.id, { visitor_id: first.visitor_id });
     expect(second.conversation_id).not.toBe(first.conversation_id);
     expect(second.participant_id).toBe(first.participant_id);
     // Rule 1 of participant data: another chatbot has its own record.
@@ -94,9 +97,9 @@ describe("POST /v1/widget/conversations", () => {
     const chatbot = await createChatbot(team.apiKey);
     expectFieldErrors(
       await call("POST", "/v1/widget/conversations", {
-        body: { chatbot_id: chatbot.id, visitor_id: "has spaces", data: ["a"], timezone: 7 },
+        body: { chatbot_id: chatbot.id, visitor_id: 12, data: ["a"] },
       }),
-      ["/visitor_id", "/data", "/timezone"],
+      ["/visitor_id", "/data"],
     );
     expectFieldErrors(await call("POST", "/v1/widget/conversations", { body: { chatbot_id: chatbot.id, data: "a=b" } }), ["/data"]);
     expectFieldErrors(await call("POST", "/v1/widget/conversations", { body: { chatbot_id: chatbot.id, data: null } }), ["/data"]);

@@ -1,6 +1,7 @@
 // The playground's panel (/playground/:chatbot_id): shows what the widget's conversation
 // stored, polling a token-authenticated route, and copies the DevTools snippets.
-// Everything from the server or from storage is written with textContent.
+// Everything from the server or from storage is written with textContent, into an element
+// with dir="auto": a value's own bidi controls (U+202E) cannot reorder the text around it.
 import { WIDGET_KEY_PREFIX, WIDGET_STORAGE_PREFIX } from "../../shared/key-prefixes";
 import { readCustomData, readState, writeState } from "../../widget/client/state";
 
@@ -26,8 +27,10 @@ function fillTable(id: string, pairs: [string, string][], emptyText: string): vo
     const row = document.createElement("tr");
     const th = document.createElement("th");
     th.scope = "row";
+    th.dir = "auto";
     th.textContent = key;
     const td = document.createElement("td");
+    td.dir = "auto";
     td.textContent = value;
     row.append(th, td);
     return row;

@@ -9,7 +9,7 @@ export type Pair = { key: string; reason: string };
 export type MetadataAnswer = { accepted?: string[]; rejected?: Pair[]; warnings?: Pair[] };
 
 type Started = { visitor_id: string; conversation_id: string; token: string; metadata?: MetadataAnswer };
-type Sent = { message: Message; reply?: Message; metadata?: MetadataAnswer };
+type Sent = { message: Message; reply?: Message; metadata?: MetadataAnswer; replayed: boolean };
 type HistoryPage = { messages?: Message[]; next_cursor?: string };
 
 const CONVERSATIONS = "/v1/widget/conversations";
@@ -33,7 +33,11 @@ export function configureApi(origin: string, token: () => string | undefined): v
   conversationToken = token;
 }
 
-/** A GET without a body, else a POST of the body as JSON; answers the response's JSON (null if none). */
+/**
+ * A GET without a body, else a POST of the body as JSON; answers the response's JSON (null
+ * if none), with `replayed` set where the server answered 200 to a POST: a repeat it had
+ * already stored, whose first answer this is.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: each caller names the fields it reads of the server's JSON
 async function request(path: string, body?: unknown): Promise<any> {
   let response: Response;
@@ -60,6 +64,8 @@ async function request(path: string, body?: unknown): Promise<any> {
     // not JSON
   }
   if (!response.ok) throw new HttpError(response.status, json?.detail || `The server answered ${response.status}.`);
+  // The status, not the Idempotent-Replayed header: CORS does not expose that header to the page.
+  if (typeof json === "object" && json && body !== undefined) json.replayed = response.status === 200;
   return json;
 }
 
@@ -71,6 +77,7 @@ export const startConversation = (body: {
   visitor_id?: string;
   data: Record<string, string>;
   timezone?: string;
+  identity_token?: string;
 }): Promise<Started> => request(CONVERSATIONS, body);
 
 /** One page of 200 of the conversation's messages, oldest first, after the cursor `after`. */
@@ -79,5 +86,5 @@ export const readMessages = (conversationId: string, after: string): Promise<His
 
 export const sendMessage = (
   conversationId: string,
-  body: { text: string; data: Record<string, string>; timezone?: string },
+  body: { text: string; data: Record<string, string>; timezone?: string; identity_token?: string; client_message_id: string },
 ): Promise<Sent> => request(messagesPath(conversationId), body);

@@ -1,12 +1,13 @@
 // The conversation's messages: what the server already has (read back when a conversation
 // resumes) and the outbox, what the visitor typed that the server has not acknowledged,
-// sent in order, one at a time. With each message go the custom data pairs whose value the
-// server has not accepted yet; what it refused or warned about is reported on the console,
-// once per key, reason and value in a page view.
+// sent in order, one at a time, each with its client_message_id (so a retry is stored
+// once) and the site's identity token where there is one. With each message go the custom
+// data pairs whose value the server has not accepted yet; what it refused or warned about
+// is reported on the console, once per key, reason and value in a page view.
 import { HttpError, type Message, type MetadataAnswer, type Pair, readMessages, sendMessage, startConversation } from "./api";
 import { warn } from "./log";
 import { announce, chatbotId, forget, outbox, save, state, sync } from "./session";
-import { hashValue, type Outgoing, readCustomData } from "./state";
+import { hashValue, newClientMessageId, type Outgoing, readCustomData, readIdentityToken } from "./state";
 import { rekey, setStatus, show } from "./view";
 
 /** Pages of 200 read when a conversation resumes: bounded, newest pages beyond are not shown. */
@@ -36,10 +37,15 @@ function acknowledge(sent: Record<string, string>, answer: MetadataAnswer | unde
   const acked = state.acked;
   for (const key of answer?.accepted ?? []) if (key in sent) acked[key] = hashValue(sent[key]!);
   const report = (pair: Pair, what: string) => {
+    // A stored visitor id the server refused (one from an older widget) is routine: the
+    // answer's new id has replaced it, and the site has nothing to fix.
+    if (pair.reason === "invalid_visitor_id") return;
     const id = `${pair.key}|${pair.reason}|${pair.key in sent ? hashValue(sent[pair.key]!) : ""}`;
     if (reported.has(id)) return;
     reported.add(id);
-    warn(`custom data key "${pair.key}" ${what}: ${pair.reason}`);
+    // The token itself is a credential: never on the console.
+    const subject = pair.reason === "invalid_identity_token" ? "the identity token" : `custom data key "${pair.key}"`;
+    warn(`${subject} ${what}: ${pair.reason}`);
   };
   for (const pair of answer?.rejected ?? []) report(pair, "was rejected");
   for (const pair of answer?.warnings ?? []) report(pair, "has a warning");
@@ -84,7 +90,13 @@ async function deliver(item: Outgoing): Promise<void> {
     const data = readCustomData();
     let fresh = false;
     if (!state.conversation_id || !state.token) {
-      const started = await startConversation({ chatbot_id: chatbotId, visitor_id: state.visitor_id, data, timezone: tz });
+      const started = await startConversation({
+        chatbot_id: chatbotId,
+        visitor_id: state.visitor_id,
+        data,
+        timezone: tz,
+        identity_token: readIdentityToken(),
+      });
       Object.assign(state, { visitor_id: started.visitor_id, conversation_id: started.conversation_id, token: started.token, acked: {} });
       acknowledge(data, started.metadata);
       save();
@@ -97,8 +109,16 @@ async function deliver(item: Outgoing): Promise<void> {
     const delta: Record<string, string> = Object.create(null);
     for (const key in data) if (fresh || acked[key] !== hashValue(data[key]!)) delta[key] = data[key]!;
     try {
-      const answer = await sendMessage(state.conversation_id!, { text: item.text, data: delta, timezone: tz });
-      acknowledge(delta, answer?.metadata);
+      const answer = await sendMessage(state.conversation_id!, {
+        text: item.text,
+        data: delta,
+        timezone: tz,
+        identity_token: readIdentityToken(),
+        client_message_id: item.client_message_id,
+      });
+      // A replay is the first attempt's answer: its `accepted` is about the values sent then,
+      // which may since have changed, so it acknowledges nothing and they are sent again.
+      acknowledge(answer.replayed ? {} : delta, answer.metadata);
       rekey(item.id, answer.message.id);
       show(answer.message);
       if (answer.reply) show(answer.reply);
@@ -143,7 +163,7 @@ export async function pump(): Promise<void> {
 
 /** Queues what the visitor typed (the draft is then empty) and sends it. */
 export function submit(text: string): void {
-  const item: Outgoing = { id: `local-${Date.now().toString(36)}-${counter++}`, text };
+  const item: Outgoing = { id: `local-${Date.now().toString(36)}-${counter++}`, text, client_message_id: newClientMessageId() };
   outbox.push(item);
   state.draft = "";
   save();

@@ -1,7 +1,7 @@
 // The widget's state for this page view: read from storage at start, written back on
 // every change, and kept in memory alone once storage refuses a write. One widget per
 // run of the bundle (one per script tag), so this module's state is that widget's.
-import { type Outgoing, readState, type WidgetState, writeState } from "./state";
+import { isClientMessageId, newClientMessageId, type Outgoing, readState, type WidgetState, writeState } from "./state";
 
 /** The chatbot of the script tag (`data-chatbot-id`). */
 export let chatbotId = "";
@@ -19,7 +19,18 @@ export function openSession(id: string, exposeConversation: boolean): void {
   chatbotId = id;
   expose = exposeConversation;
   state = readState(id) ?? {};
-  if (Array.isArray(state.outbox)) outbox.push(...state.outbox.filter((o) => o && typeof o.text === "string"));
+  if (!Array.isArray(state.outbox)) return;
+  let assigned = false;
+  for (const item of state.outbox) {
+    if (!item || typeof item.text !== "string") continue;
+    if (!isClientMessageId(item.client_message_id)) {
+      item.client_message_id = newClientMessageId();
+      assigned = true;
+    }
+    outbox.push(item);
+  }
+  // Stored before any attempt with it, so a reload cannot send the same message under another id.
+  if (assigned) save();
 }
 
 export function save(): void {

@@ -2,16 +2,36 @@
 // localStorage access goes through here and is wrapped: storage may be absent
 // (sandboxed iframes throw on `window.localStorage`), refused (private mode) or
 // full (quota). The widget then keeps working from memory for this page view.
-import { WIDGET_STORAGE_PREFIX } from "../../shared/key-prefixes";
+import { WIDGET_IDENTITY_TOKEN_KEY, WIDGET_STORAGE_PREFIX } from "../../shared/key-prefixes";
 
 /** The widget's own state: outside the custom data prefix, one key per chatbot. */
 const stateKey = (chatbotId: string) => `chat-context:state:${chatbotId}`;
 
-/** A message typed by the visitor that the server has not yet acknowledged. */
-export type Outgoing = { id: string; text: string };
+/**
+ * A message typed by the visitor that the server has not yet acknowledged. Its
+ * `client_message_id` goes with every attempt, so an attempt that reached the server
+ * but whose answer was lost is not stored twice when retried, even after a reload.
+ */
+export type Outgoing = { id: string; text: string; client_message_id: string };
+
+/**
+ * A new client_message_id (1-64 printable ASCII): a UUID, or where randomUUID is missing
+ * (a page that is not a secure context) 128 random bits in hex, or last a time and Math.random.
+ */
+export function newClientMessageId(): string {
+  try {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b + 256).toString(16).slice(1)).join("");
+  } catch {
+    return Date.now().toString(36) + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+  }
+}
+
+/** A stored id the server would refuse (edited, or from before the ids existed) is replaced. */
+export const isClientMessageId = (id: unknown): id is string => typeof id === "string" && /^[\x20-\x7e]{1,64}$/.test(id);
 
 export type WidgetState = {
-  /** The participant's identifier on the `web` channel (made by the server). */
+  /** Issued and signed by the server; the one in each start's answer replaces it. */
   visitor_id?: string;
   conversation_id?: string;
   token?: string;
@@ -91,6 +111,11 @@ export function readCustomData(): Record<string, string> {
     // unreadable storage: no custom data this time
   }
   return data;
+}
+
+/** The site's identity token, read afresh at each call; undefined where none is set. */
+export function readIdentityToken(): string | undefined {
+  return readItem(WIDGET_IDENTITY_TOKEN_KEY) || undefined;
 }
 
 /**

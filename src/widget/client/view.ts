@@ -1,6 +1,7 @@
-// The widget's view: a launcher and a chat panel in a shadow root, built with the DOM
-// (every text through textContent), and the conversation's bubbles. One view per run of
-// the bundle: createView builds it once, the other functions act on it.
+// The widget's view: a launcher and a chat panel in a shadow root, built with the DOM, and
+// the conversation's bubbles. Every text goes through textContent into an element with
+// dir="auto", so a value's own bidi controls (U+202E) cannot reorder what is around it.
+// One view per run of the bundle: createView builds it once, the other functions act on it.
 import type { Message } from "./api";
 import { CSS } from "./styles";
 
@@ -73,6 +74,7 @@ export function createView(title: string, draft: string, events: ViewEvents): HT
   panel.setAttribute("aria-label", title);
   const header = el("header");
   const heading = el("h2", "", title);
+  heading.dir = "auto";
   const close = el("button", "close", "\u00d7");
   close.type = "button";
   close.setAttribute("aria-label", "Close chat");
@@ -139,7 +141,10 @@ export function show(message: Message, pending?: "sending" | "failed", detail?: 
     log.append(bubble);
   }
   bubble.className = `msg ${message.role}${pending ? ` ${pending}` : ""}`;
-  bubble.textContent = message.text;
+  const text = el("div", "", message.text);
+  text.dir = "auto";
+  bubble.textContent = "";
+  bubble.append(text);
   if (pending === "sending") bubble.append(el("span", "note", "Sending\u2026"));
   if (pending === "failed") {
     bubble.append(el("span", "note", `Not sent. ${detail ?? ""}`));
@@ -154,10 +159,15 @@ export function show(message: Message, pending?: "sending" | "failed", detail?: 
   log.scrollTop = log.scrollHeight;
 }
 
-/** The bubble shown under a local id now belongs to the server's id for the message. */
+/**
+ * The bubble shown under a local id now belongs to the server's id for the message, unless
+ * the history read back after a reload already shows that message: then the local one goes.
+ */
 export function rekey(from: string, to: string): void {
-  bubbles.set(to, bubbles.get(from)!);
+  const local = bubbles.get(from)!;
   bubbles.delete(from);
+  if (bubbles.has(to)) local.remove();
+  else bubbles.set(to, local);
 }
 
 /** The line under the conversation ("" hides it). */

@@ -1,0 +1,18 @@
+import type { Chatbot } from "../../src/chatbots/storage";
+import { newId } from "../../src/shared/ids";
+
+/** A chatbot as the storage layer takes it, for storage tests that insert rows directly. */
+export function chatbotRecord(teamId: string, overrides: Partial<Chatbot> = {}): Chatbot {
+  return {
+    id: newId("cb"),
+    team_id: teamId,
+    name: "Bot",
+    allowed_origins: [],
+    participant_data_schema: null,
+    identity_verification: "off",
+    identity_secrets: { current: null, previous: null, rotated_at: null },
+    created_at: "2026-01-01T00:00:00.000Z",
+    updated_at: "2026-01-01T00:00:00.000Z",
+    ...overrides,
+  };
+}
