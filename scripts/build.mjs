@@ -6,6 +6,8 @@ import { gzipSync } from "node:zlib";
 //   src/widget/client/widget.ts          -> dist/assets/widget.js      (the embeddable widget)
 //   src/playground/client/playground.ts  -> dist/assets/playground.js  (the playground's panel)
 //   src/playground/client/playground.css -> dist/assets/playground.css
+//   src/dashboard/client/dashboard.ts    -> dist/assets/dashboard.js   (the dashboard's behaviours)
+//   src/dashboard/client/dashboard.css   -> dist/assets/dashboard.css
 // Run by `npm start`, `npm test` (pretest) and `npm run build`. Prints each size, gzipped.
 import { build } from "esbuild";
 
@@ -17,6 +19,7 @@ mkdirSync(outdir, { recursive: true });
 const entries = {
   widget: "src/widget/client/widget.ts",
   playground: "src/playground/client/playground.ts",
+  dashboard: "src/dashboard/client/dashboard.ts",
 };
 
 await build({
@@ -34,13 +37,16 @@ await build({
 });
 await build({
   absWorkingDir: root,
-  entryPoints: [{ in: "src/playground/client/playground.css", out: "playground" }],
+  entryPoints: [
+    { in: "src/playground/client/playground.css", out: "playground" },
+    { in: "src/dashboard/client/dashboard.css", out: "dashboard" },
+  ],
   outdir,
   minify: true,
   logLevel: "warning",
 });
 
-for (const name of ["widget.js", "playground.js", "playground.css"]) {
+for (const name of ["widget.js", "playground.js", "playground.css", "dashboard.js", "dashboard.css"]) {
   const bytes = readFileSync(path.join(outdir, name));
   console.log(`[build] dist/assets/${name}: ${bytes.length} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
 }

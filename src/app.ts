@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { apiKeyRoutes } from "./api-keys/routes";
 import { chatbotRoutes } from "./chatbots/routes";
 import { conversationRoutes } from "./conversations/routes";
+import { dashboardRoutes } from "./dashboard/routes";
 import { participantRoutes } from "./participants/routes";
 import { playgroundRoutes } from "./playground/routes";
 import { promptRoutes } from "./prompts/routes";
@@ -31,6 +32,7 @@ app.route("/v1/participants", participantRoutes);
 app.route("/v1/prompts", promptRoutes);
 app.route("/v1/api-keys", apiKeyRoutes);
 app.route("/playground", playgroundRoutes);
+app.route("/dashboard", dashboardRoutes);
 
 // A known path asked with a method it does not serve answers 405 with `Allow`.
 const methodsOf = allowedMethods(app.routes);

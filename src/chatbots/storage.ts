@@ -58,6 +58,12 @@ export async function findChatbot(db: D1Database, id: string): Promise<Chatbot |
   return row ? chatbotFromRow(row) : null;
 }
 
+/** The team's chatbots, oldest first (a team has few). */
+export async function listTeamChatbots(db: D1Database, teamId: string): Promise<Chatbot[]> {
+  const { results } = await db.prepare("SELECT * FROM chatbots WHERE team_id = ? ORDER BY id").bind(teamId).all<ChatbotRow>();
+  return results.map(chatbotFromRow);
+}
+
 /** A chatbot of this team, or null: another team's chatbot is as absent as a missing one. */
 export async function findTeamChatbot(db: D1Database, teamId: string, id: string): Promise<Chatbot | null> {
   const chatbot = await findChatbot(db, id);

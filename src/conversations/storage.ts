@@ -33,7 +33,7 @@ export async function findTeamConversation(
     .first<ConversationRow & Omit<CustomerRecord, "timezone">>();
 }
 
-type ConversationFilter = {
+export type ConversationFilter = {
   teamId: string;
   chatbotId?: string;
   cursor?: string;

@@ -127,6 +127,16 @@ export async function findCustomerRecord(db: D1Database, participantId: string):
   return db.prepare("SELECT name, email, phone, timezone FROM participants WHERE id = ?").bind(participantId).first<CustomerRecord>();
 }
 
+/** Customer records of many participants by id, in one statement (a page of a list; at most 100 ids). */
+export async function findCustomersByIds(db: D1Database, ids: string[]): Promise<Map<string, CustomerRecord>> {
+  if (ids.length === 0) return new Map();
+  const { results } = await db
+    .prepare(`SELECT id, name, email, phone, timezone FROM participants WHERE id IN (${ids.map(() => "?").join(", ")})`)
+    .bind(...ids)
+    .all<CustomerRecord & { id: string }>();
+  return new Map(results.map(({ id, ...customer }) => [id, customer]));
+}
+
 /** A participant with its chatbot's data schema, for a data write; null where it is not this team's. */
 export async function findParticipantForWrite(
   db: D1Database,
@@ -183,7 +193,7 @@ export async function findParticipantsByNaturalKeys(
 ): Promise<ParticipantRow[]> {
   const result = await db
     .prepare(
-      `SELECT ${participantColumns("p")} FROM json_each(?) j JOIN participants p
+      `SELECT ${participantColumns("p")} FROM json_each(?) j CROSS JOIN participants p
        ON p.chatbot_id = ? AND p.channel = json_extract(j.value, '$[0]') AND p.identifier = json_extract(j.value, '$[1]')`,
     )
     .bind(JSON.stringify(pairs), chatbotId)

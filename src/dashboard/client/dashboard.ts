@@ -1,0 +1,5 @@
+// The dashboard's behaviours, as progressive enhancements of server-rendered pages.
+// Each page module registers itself on elements it finds; nothing runs inline (strict CSP).
+import { enhanceAll } from "./enhance";
+
+enhanceAll(document);
