@@ -11,6 +11,8 @@ const IDLE_PROBES = 200;
 const PROBE_GAP_MS = 5;
 // A stalled /healthz waits for most of an import; idle probes stay far below this.
 const STALL_LIMIT_MS = 250;
+// A hung server fails the scenario rather than the run waiting forever.
+const REQUEST_TIMEOUT_MS = 60_000;
 
 const HEADER = "identifier,channel,name,data.plan,data.visits,data.tags,data.vip,data.note";
 
@@ -31,13 +33,15 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Latency figures of /healthz probes sent one after another until `until` settles (or `count` are sent). */
 async function probeHealth(request, percentile, { until, count = Infinity }) {
   let settled = false;
-  until?.finally(() => {
+  const settle = () => {
     settled = true;
-  });
+  };
+  // Both outcomes handled here; the caller awaits `until` itself for its value or error.
+  until?.then(settle, settle);
   const times = [];
   let failed = 0;
   while (!settled && times.length < count) {
-    const response = await request("GET", "/healthz");
+    const response = await request("GET", "/healthz", { timeoutMs: REQUEST_TIMEOUT_MS });
     if (response.status !== 200) failed++;
     times.push(response.ms);
     await sleep(PROBE_GAP_MS);
@@ -54,7 +58,12 @@ export async function run({ adminToken, request, workerdCpuMs, percentile }) {
   const file = csvFile();
   const importFile = async (body) => {
     const before = workerdCpuMs();
-    const response = await request("POST", path, { token: apiKey, body, headers: { "Content-Type": "text/csv" } });
+    const response = await request("POST", path, {
+      token: apiKey,
+      body,
+      headers: { "Content-Type": "text/csv" },
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    });
     const after = workerdCpuMs();
     if (response.status !== 200) throw new Error(`import: ${response.status} ${response.text.slice(0, 500)}`);
     const used = Object.keys(after).map((pid) => after[pid] - (before[pid] ?? 0));
@@ -73,9 +82,11 @@ export async function run({ adminToken, request, workerdCpuMs, percentile }) {
   const pending = importFile(file);
   const during = await probeHealth(request, percentile, { until: pending });
   const again = await pending;
-  const exportStarted = process.hrtime.bigint();
-  const exported = await request("GET", `/v1/participants/export?chatbot_id=${chatbot.json.id}`, { token: apiKey });
-  const exportMs = Number(process.hrtime.bigint() - exportStarted) / 1e6;
+  const exported = await request("GET", `/v1/participants/export?chatbot_id=${chatbot.json.id}`, {
+    token: apiKey,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+  });
+  const exportMs = exported.ms;
   if (exported.status !== 200) throw new Error(`export: ${exported.status} ${exported.text.slice(0, 500)}`);
   const roundTrip = await importFile(exported.text);
 

@@ -14,7 +14,7 @@ const BOM = "\uFEFF";
 
 // Reading 10,000 rows is tens of milliseconds of CPU: in slices, so the isolate's other
 // requests are answered meanwhile.
-const YIELD_EVERY_ROWS = 1_000;
+export const YIELD_EVERY_ROWS = 1_000;
 
 /**
  * Lets the isolate take other requests before going on. A timer, because awaiting a binding
@@ -31,6 +31,14 @@ type Header = { identifier: number; channel: number; name: number; data: [number
 
 /** Reads the header; 400 where it is not `identifier,channel[,name][,data.<key>...]`. */
 function readHeader(cells: string[]): Header {
+  // A spreadsheet saved with another separator (Excel uses `;` in many locales) reads as one cell.
+  const separator = cells.length === 1 ? [";", "\t", "|"].find((candidate) => cells[0]!.includes(candidate)) : undefined;
+  if (separator !== undefined) {
+    throw problem(
+      "invalid-csv",
+      `The columns must be separated by commas; the header (row 1) seems to use ${JSON.stringify(separator)}. Save the file as comma-separated CSV.`,
+    );
+  }
   const columns = cells.map(unprotectCell);
   const seen = new Set<string>();
   const data: [number, string][] = [];

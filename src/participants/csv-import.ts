@@ -1,14 +1,14 @@
 /**
- * Applying a CSV import: rows grouped per participant and folded in file order, each
- * resulting write checked (size, schema) before anything is written, then written in
- * batches; a participant changed by someone else meanwhile goes through the single
- * write path, which retries races.
+ * Applying a CSV import: rows grouped per participant; 500 participants at a time looked
+ * up, their rows folded in file order (each row's resulting data checked for size and
+ * schema, a refused row skipped) and written in batches; a participant changed by someone
+ * else meanwhile goes through the single write path, which retries races.
  */
 import type { Chatbot } from "../chatbots/storage";
 import { type Cost, tallyD1 } from "../shared/cost";
 import { newId } from "../shared/ids";
 import { ProblemError } from "../shared/problem";
-import { type ImportRow, type RowError, yieldToOtherRequests } from "./csv-format";
+import { type ImportRow, type RowError, YIELD_EVERY_ROWS, yieldToOtherRequests } from "./csv-format";
 import { validateData } from "./data-schema";
 import { writeParticipantData } from "./data-writes";
 import { copyObject, type JsonObject, type JsonValue, jsonEqual, serializeData, setOwn } from "./json-data";
@@ -80,6 +80,7 @@ export async function importParticipants(
   let updated = 0;
   let unchanged = 0;
   const raced: Plan[] = [];
+  let folded = 0;
   // Chunk by chunk: look up, fold, write. The CPU work comes in slices between D1 calls, so
   // other requests of this isolate are served while a large file is imported.
   for (let start = 0; start < keys.length; start += LOOKUP_CHUNK) {
@@ -97,6 +98,9 @@ export async function importParticipants(
       let name = row?.name ?? null;
       const applied: ImportRow[] = [];
       for (const importRow of rows) {
+        // Each row is checked against the whole data (up to 64 KiB): many rows for one
+        // participant are CPU work of their own.
+        if (++folded % YIELD_EVERY_ROWS === 0) await yieldToOtherRequests();
         const next = applyPatch(data, importRow.patch);
         const refused = refusal(schema, next);
         if (refused) {

@@ -91,7 +91,16 @@ export async function findParticipantIdByNaturalKey(
   return row?.id ?? null;
 }
 
-type ListFilter = { teamId: string; chatbotId?: string; channel?: string; identifier?: string; cursor?: string; limit: number };
+type ListFilter = {
+  teamId: string;
+  chatbotId?: string;
+  channel?: string;
+  identifier?: string;
+  cursor?: string;
+  limit: number;
+  /** Newest first (the dashboard), paging below the cursor; otherwise creation order (the API). */
+  newestFirst?: boolean;
+};
 
 /** One page in creation order (ids are time-ordered); `nextCursor` is the last id where more follow. */
 export async function listParticipants(db: D1Database, filter: ListFilter): Promise<{ rows: ParticipantRow[]; nextCursor: string | null }> {
@@ -108,11 +117,11 @@ export async function listParticipants(db: D1Database, filter: ListFilter): Prom
     }
   }
   if (filter.cursor) {
-    where.push("id > ?");
+    where.push(filter.newestFirst ? "id < ?" : "id > ?");
     params.push(filter.cursor);
   }
   const { results } = await db
-    .prepare(`SELECT ${participantColumns()} FROM participants WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`)
+    .prepare(`SELECT ${participantColumns()} FROM participants WHERE ${where.join(" AND ")} ORDER BY id${filter.newestFirst ? " DESC" : ""} LIMIT ?`)
     .bind(...params, filter.limit + 1)
     .run<ParticipantRow>();
   const more = results.length > filter.limit;

@@ -199,6 +199,23 @@ describe("CSV export and import", () => {
     ).toEqual(Array.from({ length: 1_203 }, (_, i) => i));
   });
 
+  it("refuses a file separated by semicolons, tabs or pipes with a 400 that says commas are needed, and imports nothing", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    for (const separator of [";", "\t", "|"]) {
+      const csv = [
+        ["identifier", "channel", "name", "data.plan"],
+        ["u1", "api", "Ada", "pro"],
+      ]
+        .map((cells) => cells.join(separator))
+        .join("\r\n");
+      const refused = expectProblem(await importCsv(apiKey, chatbot.id, csv), 400);
+      expect(refused.type).toBe("/problems/invalid-csv");
+      expect(refused.detail).toMatch(/separated by commas/);
+      expect(refused.detail).toContain(JSON.stringify(separator));
+    }
+    expect(await listParticipants(apiKey, chatbot.id)).toEqual([]);
+  });
+
   // papaparse guesses the delimiter unless told; a file whose cells hold more `|` (or `;`, tabs)
   // than the header has columns was re-read split on those, so an export did not re-import as itself.
   for (const separator of ["|", ";", "\t"]) {

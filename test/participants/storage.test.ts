@@ -178,6 +178,20 @@ describe("participants storage", () => {
     expect(await listParticipants(env.DB, { teamId: otherTeamId, limit: 10 })).toEqual({ rows: [], nextCursor: null });
   });
 
+  it("lists newest first where asked (the dashboard's order), paging below the cursor", async () => {
+    const bot = newId("cb");
+    await insertChatbot(env.DB, chatbotRecord(teamId, { id: bot, participant_data_schema: null })).run();
+    const rows = [0, 1, 2].map((i) => participant({ id: newId("part", Date.UTC(2026, 0, 1, 0, 0, i)), chatbot_id: bot }));
+    for (const row of rows) await insertParticipant(env.DB, row).run();
+    const first = await listParticipants(env.DB, { teamId, chatbotId: bot, limit: 2, newestFirst: true });
+    expect(first.rows.map((row) => row.id)).toEqual([rows[2]!.id, rows[1]!.id]);
+    expect(first.nextCursor).toBe(rows[1]!.id);
+    const rest = await listParticipants(env.DB, { teamId, chatbotId: bot, limit: 2, newestFirst: true, cursor: first.nextCursor! });
+    expect(rest).toEqual({ rows: [expect.objectContaining({ id: rows[0]!.id })], nextCursor: null });
+    const oldest = await listParticipants(env.DB, { teamId, chatbotId: bot, limit: 1 });
+    expect(oldest.rows.map((row) => row.id)).toEqual([rows[0]!.id]);
+  });
+
   it("reads a render head in one row and counts it", async () => {
     const row = participant({ name: "N", timezone: "UTC" });
     await insertParticipant(env.DB, row).run();
