@@ -49,6 +49,7 @@ const chatbotFields = {
   allowed_origins: z.array(Origin).max(100),
   participant_data_schema: ParticipantDataSchema,
   identity_verification: z.enum(["off", "required"]),
+  stand_in_replies: z.boolean(),
 };
 
 const CreateChatbot = z.strictObject({
@@ -56,6 +57,7 @@ const CreateChatbot = z.strictObject({
   allowed_origins: chatbotFields.allowed_origins.default([]),
   participant_data_schema: chatbotFields.participant_data_schema.optional(),
   identity_verification: chatbotFields.identity_verification.default("off"),
+  stand_in_replies: chatbotFields.stand_in_replies.default(true),
 });
 const UpdateChatbot = z.strictObject(chatbotFields).partial();
 
@@ -73,6 +75,7 @@ chatbotRoutes.post("/", limitBody(64 * 1024), async (c) => {
     allowed_origins: [...new Set(input.allowed_origins)],
     participant_data_schema: input.participant_data_schema ?? null,
     identity_verification: input.identity_verification,
+    stand_in_replies: input.stand_in_replies,
     identity_secrets: { current: null, previous: null, rotated_at: null },
     created_at: now,
     updated_at: now,
@@ -93,6 +96,7 @@ chatbotRoutes.patch("/:id", limitBody(64 * 1024), async (c) => {
     ...chatbot,
     ...input,
     identity_verification: input.identity_verification ?? chatbot.identity_verification,
+    stand_in_replies: input.stand_in_replies ?? chatbot.stand_in_replies,
     allowed_origins: input.allowed_origins ? [...new Set(input.allowed_origins)] : chatbot.allowed_origins,
     updated_at: nowIso(),
   };

@@ -10,6 +10,7 @@ type ChatbotRow = {
   allowed_origins: string;
   participant_data_schema: string | null;
   identity_verification: IdentityVerification;
+  stand_in_replies: number;
   identity_secret: string | null;
   identity_secret_previous: string | null;
   identity_secret_rotated_at: string | null;
@@ -26,6 +27,8 @@ export type Chatbot = {
   allowed_origins: string[];
   participant_data_schema: Record<string, unknown> | null;
   identity_verification: IdentityVerification;
+  /** Whether visitor messages get the stand-in summary reply (off where the team's own bot answers). */
+  stand_in_replies: boolean;
   identity_secrets: IdentitySecrets;
   created_at: string;
   updated_at: string;
@@ -39,6 +42,7 @@ function chatbotFromRow(row: ChatbotRow): Chatbot {
     allowed_origins: JSON.parse(row.allowed_origins) as string[],
     participant_data_schema: row.participant_data_schema ? JSON.parse(row.participant_data_schema) : null,
     identity_verification: row.identity_verification ?? "off",
+    stand_in_replies: row.stand_in_replies !== 0,
     identity_secrets: { current: row.identity_secret, previous: row.identity_secret_previous, rotated_at: row.identity_secret_rotated_at },
     created_at: row.created_at,
     updated_at: row.updated_at,
@@ -96,8 +100,9 @@ export function insertChatbot(db: D1Database, chatbot: Chatbot): D1PreparedState
   const { allowed_origins, participant_data_schema } = columnsOf(chatbot);
   return db
     .prepare(
-      `INSERT INTO chatbots (id, team_id, name, allowed_origins, participant_data_schema, identity_verification, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO chatbots (id, team_id, name, allowed_origins, participant_data_schema, identity_verification, stand_in_replies,
+         created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .bind(
       chatbot.id,
@@ -106,6 +111,7 @@ export function insertChatbot(db: D1Database, chatbot: Chatbot): D1PreparedState
       allowed_origins,
       participant_data_schema,
       chatbot.identity_verification,
+      chatbot.stand_in_replies ? 1 : 0,
       chatbot.created_at,
       chatbot.updated_at,
     );
@@ -116,7 +122,8 @@ export async function updateChatbot(db: D1Database, chatbot: Chatbot): Promise<v
   const { allowed_origins, participant_data_schema } = columnsOf(chatbot);
   await db
     .prepare(
-      `UPDATE chatbots SET name = ?, allowed_origins = ?, participant_data_schema = ?, identity_verification = ?, updated_at = ?
+      `UPDATE chatbots SET name = ?, allowed_origins = ?, participant_data_schema = ?, identity_verification = ?, stand_in_replies = ?,
+         updated_at = ?
        WHERE id = ? AND team_id = ?`,
     )
     .bind(
@@ -124,6 +131,7 @@ export async function updateChatbot(db: D1Database, chatbot: Chatbot): Promise<v
       allowed_origins,
       participant_data_schema,
       chatbot.identity_verification,
+      chatbot.stand_in_replies ? 1 : 0,
       chatbot.updated_at,
       chatbot.id,
       chatbot.team_id,

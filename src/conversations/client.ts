@@ -4,6 +4,7 @@
  */
 import type { ConversationObject } from "./conversation-object";
 import type {
+  ConversationState,
   MessageInput,
   MessagePage,
   MessageResult,
@@ -11,8 +12,11 @@ import type {
   MetadataEntry,
   PutMetadataResult,
   Snapshot,
+  StaffMessageInput,
+  StaffMessageResult,
   StartInput,
   StartResult,
+  StatePatch,
 } from "./model";
 
 class ConversationClient {
@@ -49,6 +53,14 @@ class ConversationClient {
 
   deleteMetadata(key: string): Promise<boolean> {
     return this.stub.deleteMetadata(key) as Promise<boolean>;
+  }
+
+  postStaffMessage(input: StaffMessageInput): Promise<StaffMessageResult> {
+    return this.stub.postStaffMessage(input) as Promise<StaffMessageResult>;
+  }
+
+  setState(patch: StatePatch): Promise<ConversationState> {
+    return this.stub.setState(patch) as Promise<ConversationState>;
   }
 
   listMessages(page: MessagesPage): Promise<MessagePage> {

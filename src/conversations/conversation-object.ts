@@ -7,6 +7,7 @@ import { nowIso } from "../shared/time";
 import { applyMetadata, type MetadataOutcome, type MetadataStore, type Warning } from "./metadata-rules";
 import type {
   ConversationInfo,
+  ConversationState,
   Message,
   MessageInput,
   MessagePage,
@@ -16,8 +17,11 @@ import type {
   MetadataEntry,
   PutMetadataResult,
   Snapshot,
+  StaffMessageInput,
+  StaffMessageResult,
   StartInput,
   StartResult,
+  StatePatch,
   VerifiedIdentity,
 } from "./model";
 import { migrateObjectSchema } from "./object-schema";
@@ -27,6 +31,7 @@ import {
   insertWebConversation,
   moveWebConversation,
   updateConversationCounters,
+  updateConversationState,
   upsertProjectedMetadata,
 } from "./storage";
 import { summaryReply } from "./summary-reply";
@@ -51,6 +56,8 @@ const CUSTOMER_RETRY_MS = { first: 1_000, max: 60_000 };
  * overloaded); nothing of the request was stored here. The route answers 503.
  */
 export const STORAGE_UNAVAILABLE = "storage-unavailable";
+/** A visitor message to an ended conversation: the route answers 409 `conversation-ended`. */
+export const CONVERSATION_ENDED = "conversation-ended";
 
 /**
  * One per conversation: the only writer of its messages and metadata. Each message
@@ -66,6 +73,7 @@ export class ConversationObject extends DurableObject<Env> {
   /** Customer fields applied here that D1 has not confirmed: the outbox. */
   private pending: CustomerChange = {};
   private customerRetryMs = CUSTOMER_RETRY_MS.first;
+  private state: ConversationState = { status: "open", outcome: null, ended_at: null };
   /** The verified identity of the conversation's participant, or null (anonymous). */
   private identity: VerifiedIdentity | null = null;
   /** Every stored key, with its value where small enough to mirror (else null). */
@@ -99,6 +107,7 @@ export class ConversationObject extends DurableObject<Env> {
       this.pending = state.pending;
       this.identity = state.identity;
       this.flushed = state.flushed;
+      this.state = state.state;
     }
     this.metadataMirror = new Map();
     // Never below what the projection has: a key written after the newest one was
@@ -223,6 +232,8 @@ export class ConversationObject extends DurableObject<Env> {
     const cost = newCost();
     const replay = input.clientMessageId ? this.storage.findAnswer(cost, input.clientMessageId) : null;
     if (replay) return { json: replay, cost, replayed: true };
+    // An ended conversation takes no visitor message: the widget starts a new one with it.
+    if (this.state.status === "ended") throw new Error(CONVERSATION_ENDED);
     if (input.identity && input.identity.sub !== this.identity?.sub) await this.moveToVerified(input.identity, input.timezone, cost);
     const now = nowIso();
     let applied: { json: string; change: CustomerChange | null; customerKeys: Record<string, string> };
@@ -233,16 +244,15 @@ export class ConversationObject extends DurableObject<Env> {
         const change = this.customerChange(policy.change);
         if (change) this.recordSynced(cost, change);
         const metadata = answer(outcome, [...policy.warnings, ...input.warnings]);
-        const replyText = summaryReply(input.data, metadata, this.synced, this.metadataMirror.size);
-        const [message, reply] = this.newMessages(now, [
-          ["visitor", input.text],
-          ["bot", replyText],
-        ]) as [StoredMessage, StoredMessage];
-        const json = JSON.stringify({ message: bare(message), reply: bare(reply), metadata });
-        this.storage.insertMessages(cost, [
+        const texts: [Message["role"], string][] = [["visitor", input.text]];
+        if (input.standInReply) texts.push(["bot", summaryReply(input.data, metadata, this.synced, this.metadataMirror.size)]);
+        const [message, reply] = this.newMessages(now, texts) as [StoredMessage, StoredMessage | undefined];
+        const json = JSON.stringify({ message: bare(message), ...(reply ? { reply: bare(reply) } : {}), metadata });
+        const rows: StoredMessage[] = [
           { ...message, client_message_id: input.clientMessageId, answer: input.clientMessageId ? json : null },
-          reply,
-        ]);
+        ];
+        if (reply) rows.push(reply);
+        this.storage.insertMessages(cost, rows);
         this.lastMessageAt = now;
         return { json, change, customerKeys: { ...outcome.customerKeys, timezone: "timezone" } };
       });
@@ -310,6 +320,61 @@ export class ConversationObject extends DurableObject<Env> {
     this.identity = identity;
     this.synced = customer;
     this.pending = {};
+  }
+
+  /**
+   * A message from the team's side (its bot, or an agent), stored as is. With a
+   * `clientMessageId` seen before, stores nothing and answers the first message.
+   */
+  async postStaffMessage(input: StaffMessageInput): Promise<StaffMessageResult> {
+    this.requireInfo();
+    const cost = newCost();
+    const replayed = (): StaffMessageResult | null => {
+      const first = input.clientMessageId ? this.storage.findAnswer(cost, input.clientMessageId) : null;
+      return first ? { message: JSON.parse(first) as Message, replayed: true } : null;
+    };
+    const replay = replayed();
+    if (replay) return replay;
+    const now = nowIso();
+    let message: Message;
+    try {
+      message = this.atomically(() => {
+        const [row] = this.newMessages(now, [[input.role, input.text]]) as [StoredMessage];
+        const answer = bare(row);
+        this.storage.insertMessages(cost, [
+          { ...row, client_message_id: input.clientMessageId, answer: input.clientMessageId ? JSON.stringify(answer) : null },
+        ]);
+        this.lastMessageAt = now;
+        return answer;
+      });
+    } catch (error) {
+      const again = input.clientMessageId && isDuplicateClientMessage(error) ? replayed() : null;
+      if (again) return again;
+      throw error;
+    }
+    await this.scheduleAlarm(FLUSH_DELAY_MS);
+    return { message, replayed: false };
+  }
+
+  /** Ends or reopens the conversation, or labels its outcome; written through to the D1 index at once. */
+  async setState(patch: StatePatch): Promise<ConversationState> {
+    const info = this.requireInfo();
+    const status = patch.status ?? this.state.status;
+    const next: ConversationState = {
+      status,
+      outcome: patch.outcome === undefined ? this.state.outcome : patch.outcome,
+      ended_at: status === "ended" ? (this.state.ended_at ?? nowIso()) : null,
+    };
+    const cost = newCost();
+    this.atomically(() => this.storage.writeState(cost, next));
+    this.state = next;
+    await updateConversationState(this.env.DB, {
+      id: info.conversation_id,
+      status: next.status,
+      outcome: next.outcome,
+      endedAt: next.ended_at,
+    }).run();
+    return next;
   }
 
   /** New messages with their positions; the caller inserts them (one statement). */
@@ -420,6 +485,7 @@ export class ConversationObject extends DurableObject<Env> {
       last_message_at: this.lastMessageAt,
       customer_written: this.synced,
       verified: this.identity !== null,
+      state: this.state,
     };
   }
 

@@ -3,9 +3,13 @@ import { z } from "zod";
 import type { CustomerRecord } from "../participants/storage";
 import type { Cost } from "../shared/cost";
 import { Cursor } from "../shared/cursor";
+import { codePointLength } from "../shared/encoding";
 import type { RejectionReason, Warning } from "./metadata-rules";
 
-export type Message = { id: string; role: "visitor" | "bot"; text: string; created_at: string };
+export type Message = { id: string; role: "visitor" | "bot" | "agent"; text: string; created_at: string };
+
+/** Where a conversation stands: `open` until ended (by the API, a trigger or a person). */
+export type ConversationState = { status: "open" | "ended"; outcome: string | null; ended_at: string | null };
 export type MetadataAnswer = { accepted: string[]; rejected: { key: string; reason: RejectionReason }[]; warnings: Warning[] };
 export type MetadataEntry = { key: string; value: string; updated_at: string };
 
@@ -45,6 +49,8 @@ export type StartInput = Visitor & {
 export type StartResult = { info: ConversationInfo; metadata: MetadataAnswer; cost: Cost };
 
 export type MessageInput = Visitor & {
+  /** The chatbot's `stand_in_replies`: answer each visitor message with the summary bot's reply. */
+  standInReply: boolean;
   text: string;
   data: WidgetData;
   timezone: string | null;
@@ -62,13 +68,32 @@ export type Snapshot = {
   /** The customer fields this conversation itself wrote: all a visitor may be shown. */
   customer_written: CustomerRecord;
   verified: boolean;
+  state: ConversationState;
 };
+
+/** A message from the team's side: its bot, or a person answering. */
+export type StaffMessageInput = { role: "bot" | "agent"; text: string; clientMessageId: string | null };
+export type StaffMessageResult = { message: Message; replayed: boolean };
+export type StatePatch = { status?: "open" | "ended"; outcome?: string | null };
 
 export type PutMetadataResult =
   | { ok: true; created: boolean; entry: MetadataEntry; warnings: Warning[] }
   | { ok: false; reason: RejectionReason };
 
 export type MessagePage = { messages: Message[]; next_cursor: string | null };
+
+/** Longest message, in code points (a design decision: docs/conversations.md). */
+export const MESSAGE_TEXT_MAX_CODE_POINTS = 10_000;
+
+/** A message's text, from a visitor, a bot or an agent. */
+export const MessageText = z
+  .string()
+  .refine((text) => text.trim().length > 0, "must not be empty")
+  .refine((text) => codePointLength(text) <= MESSAGE_TEXT_MAX_CODE_POINTS, `must be at most ${MESSAGE_TEXT_MAX_CODE_POINTS} characters`)
+  .refine((text) => text.isWellFormed(), "must be well-formed Unicode");
+
+/** A sender's id for one message, so a retry is stored once. */
+export const ClientMessageId = z.string().regex(/^[\x20-\x7e]{1,64}$/, "must be 1 to 64 printable ASCII characters");
 
 /** The page of messages both the API and the widget read: oldest first, `limit` after `after`. */
 export const MessagesPageQuery = z.object({

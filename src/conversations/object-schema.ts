@@ -30,6 +30,10 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE messages ADD COLUMN client_message_id TEXT;
    ALTER TABLE messages ADD COLUMN answer TEXT;
    CREATE UNIQUE INDEX messages_by_client_message_id ON messages (client_message_id) WHERE client_message_id IS NOT NULL;`,
+  // 3: the conversation's state, as PATCH /v1/conversations/:id sets it.
+  `ALTER TABLE conversation ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+   ALTER TABLE conversation ADD COLUMN outcome TEXT;
+   ALTER TABLE conversation ADD COLUMN ended_at TEXT;`,
 ];
 
 /** The migrations this code applies, oldest first; version N is the first N applied. */

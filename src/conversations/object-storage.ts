@@ -5,7 +5,7 @@
  */
 import type { CustomerRecord } from "../participants/storage";
 import type { Cost } from "../shared/cost";
-import type { ConversationInfo, Message, MetadataEntry, VerifiedIdentity } from "./model";
+import type { ConversationInfo, ConversationState as ConversationLifecycle, Message, MetadataEntry, VerifiedIdentity } from "./model";
 
 /** The conversation's row: who it is, what it last wrote to D1, how far D1 caught up. */
 type ConversationState = {
@@ -15,6 +15,7 @@ type ConversationState = {
   pending: Partial<CustomerRecord>;
   identity: VerifiedIdentity | null;
   flushed: { revision: number; seq: number };
+  state: ConversationLifecycle;
 };
 
 type ConversationRow = ConversationInfo & {
@@ -27,6 +28,9 @@ type ConversationRow = ConversationInfo & {
   customer_pending: string | null;
   verified_sub: string | null;
   verified_claims: string | null;
+  status: "open" | "ended";
+  outcome: string | null;
+  ended_at: string | null;
 };
 
 export type StoredMessage = Message & { seq: number; client_message_id?: string | null; answer?: string | null };
@@ -68,7 +72,12 @@ export class ObjectStorage {
       pending: row.customer_pending ? JSON.parse(row.customer_pending) : {},
       identity: row.verified_sub ? { sub: row.verified_sub, claims: JSON.parse(row.verified_claims ?? "{}") } : null,
       flushed: { revision: row.flushed_revision, seq: row.flushed_seq },
+      state: { status: row.status, outcome: row.outcome, ended_at: row.ended_at },
     };
+  }
+
+  writeState(cost: Cost, state: ConversationLifecycle): void {
+    this.run(cost, "UPDATE conversation SET status = ?, outcome = ?, ended_at = ?", state.status, state.outcome, state.ended_at);
   }
 
   insertConversation(cost: Cost, info: ConversationInfo, synced: CustomerRecord, identity: VerifiedIdentity | null): void {

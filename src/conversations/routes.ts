@@ -8,7 +8,7 @@ import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { badRequest, notFound, problem } from "../shared/problem";
 import { conversationClient } from "./client";
 import { METADATA_LIMITS } from "./metadata-rules";
-import { MessagesPageQuery } from "./model";
+import { ClientMessageId, MessagesPageQuery, MessageText } from "./model";
 import { findTeamConversation, listConversations } from "./storage";
 
 const ListQuery = z.object({
@@ -86,7 +86,51 @@ conversationRoutes.get("/:id", async (c) => {
     message_count: snapshot.message_count,
     started_at: row.started_at,
     last_message_at: snapshot.last_message_at,
+    ...snapshot.state,
   });
+});
+
+// 1-64 lowercase letters, digits, `_` and `-`: `handoff`, `purchase`, `resolved`.
+const Outcome = z.string().regex(/^[a-z0-9_-]{1,64}$/, "must be 1 to 64 characters of a-z, 0-9, _ and -");
+const PatchConversation = z.strictObject({ status: z.enum(["open", "ended"]).optional(), outcome: Outcome.nullable().optional() });
+
+conversationRoutes.patch("/:id", limitBody(4 * 1024), async (c) => {
+  const patch = await readJson(c.req, PatchConversation);
+  const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
+  const client = conversationClient(c.env, row.id);
+  if (patch.status !== undefined || patch.outcome !== undefined) await client.setState(patch);
+  const snapshot = await client.snapshot();
+  return c.json({
+    id: row.id,
+    chatbot_id: row.chatbot_id,
+    channel: row.channel,
+    participant_id: snapshot.info.participant_id,
+    customer: { name: row.name, email: row.email, phone: row.phone },
+    metadata: snapshot.metadata,
+    message_count: snapshot.message_count,
+    started_at: row.started_at,
+    last_message_at: snapshot.last_message_at,
+    ...snapshot.state,
+  });
+});
+
+const StaffMessage = z.strictObject({
+  text: MessageText,
+  role: z.enum(["bot", "agent"]).default("bot"),
+  client_message_id: ClientMessageId.optional(),
+});
+
+/** A bot's or an agent's answer. The same client_message_id again answers 200 with the first message. */
+conversationRoutes.post("/:id/messages", limitBody(64 * 1024), async (c) => {
+  const input = await readJson(c.req, StaffMessage);
+  const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
+  const result = await conversationClient(c.env, row.id).postStaffMessage({
+    role: input.role,
+    text: input.text,
+    clientMessageId: input.client_message_id ?? null,
+  });
+  if (result.replayed) c.header("Idempotent-Replayed", "true");
+  return c.json({ message: result.message }, result.replayed ? 200 : 201);
 });
 
 conversationRoutes.get("/:id/metadata", async (c) => {

@@ -33,9 +33,38 @@ export async function findTeamConversation(
     .first<ConversationRow & Omit<CustomerRecord, "timezone">>();
 }
 
+/** The dashboard's view of one conversation: its row, its chatbot's name, its participant's customer record. */
+export type ConversationView = ConversationRow &
+  CustomerRecord & {
+    chatbot_name: string;
+    /** 1 where an identity token proved who the participant is. */
+    verified: number;
+    /** The participant's data (JSON text), read only where asked: it can be 64 KiB. */
+    data?: string;
+  };
+
+/** The team's conversation as the dashboard shows it, in one statement; null for another team's. */
+export async function findConversationView(
+  db: D1Database,
+  teamId: string,
+  id: string,
+  options: { withData: boolean },
+): Promise<ConversationView | null> {
+  return db
+    .prepare(
+      `SELECT ${COLUMNS}, b.name AS chatbot_name, p.name, p.email, p.phone, p.timezone, p.verified${options.withData ? ", p.data" : ""}
+       FROM conversations c JOIN participants p ON p.id = c.participant_id JOIN chatbots b ON b.id = c.chatbot_id
+       WHERE c.id = ? AND c.team_id = ?`,
+    )
+    .bind(id, teamId)
+    .first<ConversationView>();
+}
+
 export type ConversationFilter = {
   teamId: string;
   chatbotId?: string;
+  /** Only this participant's conversations (read by `conversations_by_participant`). */
+  participantId?: string;
   cursor?: string;
   limit: number;
   /** Only conversations holding this metadata key (with this value, where given). */
@@ -52,6 +81,10 @@ export async function listConversations(
   if (filter.chatbotId) {
     where.push("c.chatbot_id = ?");
     params.push(filter.chatbotId);
+  }
+  if (filter.participantId) {
+    where.push("c.participant_id = ?");
+    params.push(filter.participantId);
   }
   if (filter.cursor) {
     where.push("c.id < ?");
@@ -98,6 +131,16 @@ export function moveWebConversation(db: D1Database, input: { id: string; chatbot
        WHERE id = ?1`,
     )
     .bind(input.id, input.chatbotId, input.identifier);
+}
+
+/** The conversation's state, written through by its object when the API or a trigger changes it. */
+export function updateConversationState(
+  db: D1Database,
+  input: { id: string; status: "open" | "ended"; outcome: string | null; endedAt: string | null },
+): D1PreparedStatement {
+  return db
+    .prepare("UPDATE conversations SET status = ?, outcome = ?, ended_at = ? WHERE id = ?")
+    .bind(input.status, input.outcome, input.endedAt, input.id);
 }
 
 export function updateConversationCounters(

@@ -29,6 +29,7 @@ export const PROBLEMS = {
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   conflict: { status: 409, title: "Conflict" },
   "data-type-conflict": { status: 409, title: "Data type conflict" },
+  "conversation-ended": { status: 409, title: "Conversation ended" },
   "precondition-failed": { status: 412, title: "Precondition failed" },
   "payload-too-large": { status: 413, title: "Payload too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported media type" },

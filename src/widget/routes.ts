@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { type Chatbot, findChatbotCached } from "../chatbots/storage";
 import { conversationClient } from "../conversations/client";
-import { STORAGE_UNAVAILABLE } from "../conversations/conversation-object";
+import { CONVERSATION_ENDED, STORAGE_UNAVAILABLE } from "../conversations/conversation-object";
 import { METADATA_LIMITS, type Warning } from "../conversations/metadata-rules";
-import { MessagesPageQuery, type VerifiedIdentity, type WidgetData } from "../conversations/model";
+import { ClientMessageId, MessagesPageQuery, MessageText, type VerifiedIdentity, type WidgetData } from "../conversations/model";
 import { bearer, signConversationToken, verifyConversationToken } from "../shared/auth";
 import { costHeader, OBJECT_COST_COUNTERS } from "../shared/cost";
 import { codePointLength } from "../shared/encoding";
@@ -17,9 +17,6 @@ import { checkOrigin, type WidgetEnv, widgetCors } from "./cors";
 import { verifyIdentityToken } from "./identity";
 import { limitMessages, limitStarts } from "./rate-limits";
 import { issueVisitorId, verifyVisitorId } from "./visitor-ids";
-
-/** Longest visitor message, in code points (a design decision: docs/conversations.md). */
-export const MESSAGE_TEXT_MAX_CODE_POINTS = 10_000;
 
 /**
  * The largest body a widget route admits: 200 pairs at the limits in plain ASCII
@@ -53,18 +50,11 @@ const StartConversation = z.object({
 });
 
 const PostMessage = z.object({
-  text: z
-    .string()
-    .refine((text) => text.trim().length > 0, "must not be empty")
-    .refine((text) => codePointLength(text) <= MESSAGE_TEXT_MAX_CODE_POINTS, `must be at most ${MESSAGE_TEXT_MAX_CODE_POINTS} characters`)
-    .refine((text) => text.isWellFormed(), "must be well-formed Unicode"),
+  text: MessageText,
   data: Data,
   timezone: Timezone,
   identity_token: IdentityToken,
-  client_message_id: z
-    .string()
-    .regex(/^[\x20-\x7e]{1,64}$/, "must be 1 to 64 printable ASCII characters")
-    .optional(),
+  client_message_id: ClientMessageId.optional(),
 });
 
 const TIMEZONE_MAX_LENGTH = 100;
@@ -111,6 +101,9 @@ async function unlessUnavailable<T>(call: Promise<T>): Promise<T> {
         {},
         { "Retry-After": "1" },
       );
+    }
+    if (error instanceof Error && error.message === CONVERSATION_ENDED) {
+      throw problem("conversation-ended", "This conversation has ended; start a new one with this message. Nothing was stored.");
     }
     throw error;
   }
@@ -196,6 +189,7 @@ widgetRoutes.post("/conversations/:id/messages", limitConversationMessages, limi
       warnings,
       identity,
       identityRequired: chatbot.identity_verification === "required",
+      standInReply: chatbot.stand_in_replies,
       clientMessageId: input.client_message_id ?? null,
     }),
   );

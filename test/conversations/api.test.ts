@@ -152,6 +152,10 @@ describe("GET /v1/conversations/:id", () => {
       message_count: 0,
       started_at: expect.any(String),
       last_message_at: null,
+      // The conversation's state (second round).
+      status: "open",
+      outcome: null,
+      ended_at: null,
     });
 
     const sent = await sendMessageOk(conversation.conversation_id, conversation.token, { text: "hi", data: { plan: "max" } });

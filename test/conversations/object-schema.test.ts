@@ -53,7 +53,9 @@ describe("the conversation object's schema", () => {
         DROP INDEX messages_by_client_message_id;
         ALTER TABLE messages DROP COLUMN answer; ALTER TABLE messages DROP COLUMN client_message_id;
         ALTER TABLE conversation DROP COLUMN customer_pending; ALTER TABLE conversation DROP COLUMN verified_sub;
-        ALTER TABLE conversation DROP COLUMN verified_claims;`);
+        ALTER TABLE conversation DROP COLUMN verified_claims;
+        ALTER TABLE conversation DROP COLUMN status; ALTER TABLE conversation DROP COLUMN outcome;
+        ALTER TABLE conversation DROP COLUMN ended_at;`);
       const version = migrateObjectSchema(state.storage);
       const plan = state.storage.sql.exec<{ value: string }>("SELECT value FROM metadata WHERE key = 'chat-widget:plan'").one().value;
       return { version, plan };

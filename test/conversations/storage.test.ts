@@ -3,13 +3,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { insertChatbot } from "../../src/chatbots/storage";
 import {
   deleteProjectedMetadata,
+  findConversationView,
   findTeamConversation,
   insertWebConversation,
   listConversations,
   updateConversationCounters,
   upsertProjectedMetadata,
 } from "../../src/conversations/storage";
-import { upsertWebParticipant } from "../../src/participants/storage";
+import { findTeamParticipant, upsertWebParticipant } from "../../src/participants/storage";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
 import { chatbotRecord } from "../support/storage";
@@ -83,5 +84,49 @@ describe("conversations storage", () => {
     const second = await listConversations(env.DB, { teamId, limit: 100, cursor: first.nextCursor! });
     expect(second.rows.every((row) => row.id < first.nextCursor!)).toBe(true);
     expect(second.nextCursor).toBeNull();
+  });
+
+  it("lists one participant's conversations, newest first, through conversations_by_participant", async () => {
+    const { id: first, participantId } = await startConversation();
+    const second = newId("conv");
+    const { identifier } = (await findTeamParticipant(env.DB, teamId, participantId))!;
+    await insertWebConversation(env.DB, { id: second, teamId, chatbotId, identifier, startedAt: NOW }).run();
+    await startConversation();
+    const page = await listConversations(env.DB, { teamId, participantId, limit: 1 });
+    expect(page.rows.map((row) => row.id)).toEqual([second]);
+    const rest = await listConversations(env.DB, { teamId, participantId, limit: 1, cursor: page.nextCursor! });
+    expect(rest).toEqual({ rows: [expect.objectContaining({ id: first, participant_id: participantId })], nextCursor: null });
+    expect(await listConversations(env.DB, { teamId: newId("team"), participantId, limit: 10 })).toEqual({ rows: [], nextCursor: null });
+  });
+});
+
+describe("the dashboard's view of a conversation", () => {
+  it("reads the row, the chatbot's name and the participant's record in one statement; another team's id is null", async () => {
+    const { id, participantId } = await startConversation();
+    await env.DB.prepare("UPDATE participants SET phone = ?, timezone = ?, data = ?, verified = 1 WHERE id = ?")
+      .bind("+15550100", "Europe/Paris", '{"plan":"pro"}', participantId)
+      .run();
+    const view = await findConversationView(env.DB, teamId, id, { withData: true });
+    expect(view).toEqual({
+      id,
+      chatbot_id: chatbotId,
+      channel: "web",
+      participant_id: participantId,
+      started_at: NOW,
+      last_message_at: null,
+      message_count: 0,
+      chatbot_name: chatbotRecord(teamId, { id: chatbotId }).name,
+      name: "Ann",
+      email: "ann@example.com",
+      phone: "+15550100",
+      timezone: "Europe/Paris",
+      verified: 1,
+      data: '{"plan":"pro"}',
+    });
+    // Without data: the same, minus the participant's data (up to 64 KiB) a poll does not need.
+    const { data: _data, ...withoutData } = view!;
+    expect(await findConversationView(env.DB, teamId, id, { withData: false })).toEqual(withoutData);
+    expect(await findConversationView(env.DB, newId("team"), id, { withData: true })).toBeNull();
+    expect(await findConversationView(env.DB, teamId, newId("conv"), { withData: true })).toBeNull();
   });
 });

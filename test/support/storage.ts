@@ -10,6 +10,7 @@ export function chatbotRecord(teamId: string, overrides: Partial<Chatbot> = {}):
     allowed_origins: [],
     participant_data_schema: null,
     identity_verification: "off",
+    stand_in_replies: true,
     identity_secrets: { current: null, previous: null, rotated_at: null },
     created_at: "2026-01-01T00:00:00.000Z",
     updated_at: "2026-01-01T00:00:00.000Z",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MESSAGE_TEXT_MAX_CODE_POINTS } from "../../src/widget/routes";
+import { MESSAGE_TEXT_MAX_CODE_POINTS } from "../../src/conversations/model";
 import { call, expectFieldErrors, expectProblem, sendMessage, sendMessageOk, startConversation } from "../support/api";
 
 function listMessages(conversationId: string, token: string, query = "") {
