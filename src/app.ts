@@ -19,6 +19,8 @@ export const app = new Hono<AppEnv>();
 // API answers are per caller and never cached; their types are what they say.
 app.use("/v1/*", async (c, next) => {
   await next();
+  // A WebSocket upgrade's headers are the runtime's, and immutable.
+  if (c.res.status === 101) return;
   if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
   c.res.headers.set("X-Content-Type-Options", "nosniff");
 });

@@ -5,6 +5,7 @@
 import type { ConversationObject } from "./conversation-object";
 import type {
   ConversationState,
+  LiveAudience,
   MessageInput,
   MessagePage,
   MessageResult,
@@ -61,6 +62,13 @@ class ConversationClient {
 
   setState(patch: StatePatch): Promise<ConversationState> {
     return this.stub.setState(patch) as Promise<ConversationState>;
+  }
+
+  /** Hands a WebSocket upgrade to the object: `visitor` sockets get messages, `staff` ones metadata too. */
+  live(request: Request, audience: LiveAudience): Promise<Response> {
+    const url = new URL(request.url);
+    url.searchParams.set("audience", audience);
+    return this.stub.fetch(new Request(url, request));
   }
 
   listMessages(page: MessagesPage): Promise<MessagePage> {

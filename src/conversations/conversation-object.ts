@@ -8,6 +8,8 @@ import { applyMetadata, type MetadataOutcome, type MetadataStore, type Warning }
 import type {
   ConversationInfo,
   ConversationState,
+  LiveAudience,
+  LiveEvent,
   Message,
   MessageInput,
   MessagePage,
@@ -94,6 +96,8 @@ export class ConversationObject extends DurableObject<Env> {
     migrateObjectSchema(ctx.storage);
     this.storage = new ObjectStorage(ctx.storage.sql);
     this.load();
+    // Keep-alive pings are answered by the runtime without waking a hibernated object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -126,7 +130,8 @@ export class ConversationObject extends DurableObject<Env> {
     this.metadataMirror.set(key, value !== null && value.length <= MIRRORED_VALUE_MAX_UNITS ? value : null);
   }
 
-  private store(cost: Cost, now: string): MetadataStore {
+  /** The rules' view of this object's metadata; `changes` collects what was written, for live sockets. */
+  private store(cost: Cost, now: string, changes?: Record<string, string>): MetadataStore {
     return {
       compare: (key, value) => {
         if (!this.metadataMirror.has(key)) return "absent";
@@ -138,6 +143,7 @@ export class ConversationObject extends DurableObject<Env> {
       upsert: (key, value) => {
         this.storage.upsertMetadata(cost, key, value, now, ++this.revision);
         this.mirrorValue(key, value);
+        if (changes) changes[key] = value;
       },
     };
   }
@@ -236,10 +242,11 @@ export class ConversationObject extends DurableObject<Env> {
     if (this.state.status === "ended") throw new Error(CONVERSATION_ENDED);
     if (input.identity && input.identity.sub !== this.identity?.sub) await this.moveToVerified(input.identity, input.timezone, cost);
     const now = nowIso();
-    let applied: { json: string; change: CustomerChange | null; customerKeys: Record<string, string> };
+    const changes: Record<string, string> = {};
+    let applied: { json: string; change: CustomerChange | null; customerKeys: Record<string, string>; stored: Message[] };
     try {
       applied = this.atomically(() => {
-        const outcome = applyMetadata(this.store(cost, now), Object.entries(input.data), WIDGET_KEY_PREFIX);
+        const outcome = applyMetadata(this.store(cost, now, changes), Object.entries(input.data), WIDGET_KEY_PREFIX);
         const policy = customerPolicy(outcome, input.timezone, this.identity, input.identityRequired);
         const change = this.customerChange(policy.change);
         if (change) this.recordSynced(cost, change);
@@ -254,7 +261,7 @@ export class ConversationObject extends DurableObject<Env> {
         if (reply) rows.push(reply);
         this.storage.insertMessages(cost, rows);
         this.lastMessageAt = now;
-        return { json, change, customerKeys: { ...outcome.customerKeys, timezone: "timezone" } };
+        return { json, change, customerKeys: { ...outcome.customerKeys, timezone: "timezone" }, stored: rows.map(bare) };
       });
     } catch (error) {
       // The same client_message_id committed first (a concurrent retry): answer as it did.
@@ -265,6 +272,8 @@ export class ConversationObject extends DurableObject<Env> {
       throw error;
     }
     await this.scheduleAlarm(FLUSH_DELAY_MS);
+    for (const message of applied.stored) this.broadcast({ type: "message", message });
+    if (Object.keys(changes).length > 0) this.broadcast({ type: "metadata", metadata: changes }, "staff");
     if (!applied.change) return { json: applied.json, cost, replayed: false };
     try {
       tallyD1(cost, await this.writeCustomer(applied.change));
@@ -353,6 +362,7 @@ export class ConversationObject extends DurableObject<Env> {
       throw error;
     }
     await this.scheduleAlarm(FLUSH_DELAY_MS);
+    this.broadcast({ type: "message", message });
     return { message, replayed: false };
   }
 
@@ -368,6 +378,7 @@ export class ConversationObject extends DurableObject<Env> {
     const cost = newCost();
     this.atomically(() => this.storage.writeState(cost, next));
     this.state = next;
+    this.broadcast({ type: "state", state: next }, "staff");
     await updateConversationState(this.env.DB, {
       id: info.conversation_id,
       status: next.status,
@@ -375,6 +386,45 @@ export class ConversationObject extends DurableObject<Env> {
       endedAt: next.ended_at,
     }).run();
     return next;
+  }
+
+  /**
+   * A live socket (the route checked the caller): accepted with the hibernation API, so
+   * while it is idle the object may be evicted and costs no wall-clock time; it wakes
+   * only to send what happened. Tagged by audience: visitors get messages only.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    this.requireInfo();
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
+      return new Response("Expected a WebSocket upgrade.", { status: 426 });
+    const audience: LiveAudience = new URL(request.url).searchParams.get("audience") === "staff" ? "staff" : "visitor";
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1], [audience]);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  override webSocketMessage(): void {
+    // Sockets only listen; a client's "ping" is answered by the auto-response above.
+  }
+
+  override webSocketClose(socket: WebSocket, code: number, reason: string): void {
+    try {
+      socket.close(code === 1005 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Sends an event to the live sockets of its audience; a socket that fails is dropped. */
+  private broadcast(event: LiveEvent, audience: LiveAudience | "all" = "all"): void {
+    const text = JSON.stringify(event);
+    for (const socket of audience === "all" ? this.ctx.getWebSockets() : this.ctx.getWebSockets(audience)) {
+      try {
+        socket.send(text);
+      } catch {
+        // closing or gone: the runtime drops it
+      }
+    }
   }
 
   /** New messages with their positions; the caller inserts them (one statement). */
@@ -503,9 +553,10 @@ export class ConversationObject extends DurableObject<Env> {
     this.requireInfo();
     const cost = newCost();
     const now = nowIso();
+    const changes: Record<string, string> = {};
     const { outcome, existed, change } = this.atomically(() => {
       const existed = this.metadataMirror.has(key);
-      const outcome = applyMetadata(this.store(cost, now), [[key, value]], "");
+      const outcome = applyMetadata(this.store(cost, now, changes), [[key, value]], "");
       const change = this.customerChange(outcome.customer);
       if (change) this.recordSynced(cost, change);
       return { outcome, existed, change };
@@ -513,6 +564,7 @@ export class ConversationObject extends DurableObject<Env> {
     const rejection = outcome.rejected[0];
     if (rejection) return { ok: false, reason: rejection.reason };
     await this.scheduleAlarm(FLUSH_DELAY_MS);
+    if (Object.keys(changes).length > 0) this.broadcast({ type: "metadata", metadata: changes }, "staff");
     if (change) await this.writeCustomer(change);
     return { ok: true, created: !existed, entry: this.readMetadataKey(key)!, warnings: outcome.warnings };
   }
@@ -522,6 +574,7 @@ export class ConversationObject extends DurableObject<Env> {
     const info = this.requireInfo();
     if (!this.storage.deleteMetadata(key)) return false;
     this.metadataMirror.delete(key);
+    this.broadcast({ type: "metadata", metadata: { [key]: null } }, "staff");
     // A flush under way may still be copying this key to D1; deleting before it lands
     // would leave the key in the projection for good.
     await this.projectionWrites;

@@ -71,6 +71,15 @@ export type Snapshot = {
   state: ConversationState;
 };
 
+/** Who watches a live socket: the visitor (messages only) or the team (messages and metadata). */
+export type LiveAudience = "visitor" | "staff";
+
+/** What a live socket receives. */
+export type LiveEvent =
+  | { type: "message"; message: Message }
+  | { type: "metadata"; metadata: Record<string, string | null> }
+  | { type: "state"; state: ConversationState };
+
 /** A message from the team's side: its bot, or a person answering. */
 export type StaffMessageInput = { role: "bot" | "agent"; text: string; clientMessageId: string | null };
 export type StaffMessageResult = { message: Message; replayed: boolean };

@@ -114,6 +114,14 @@ conversationRoutes.patch("/:id", limitBody(4 * 1024), async (c) => {
   });
 });
 
+/** The team's live view (the dashboard's conversation page): messages, metadata changes and state. */
+conversationRoutes.get("/:id/live", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
+    throw badRequest("This route upgrades to a WebSocket: send `Upgrade: websocket`.");
+  const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
+  return conversationClient(c.env, row.id).live(c.req.raw, "staff");
+});
+
 const StaffMessage = z.strictObject({
   text: MessageText,
   role: z.enum(["bot", "agent"]).default("bot"),

@@ -28,6 +28,7 @@ export const widgetCors: MiddlewareHandler<WidgetEnv> = async (c, next) => {
     });
   }
   await next();
+  if (c.res.status === 101) return; // a WebSocket: CORS does not apply, its headers are immutable
   // Data goes only to an origin the route checked against its chatbot. Other errors
   // (bad token, bad body, unknown chatbot) hold no data and stay readable, so the
   // widget can tell a rejected token from an outage; a refused origin learns nothing.

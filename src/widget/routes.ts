@@ -11,7 +11,7 @@ import { codePointLength } from "../shared/encoding";
 import { newId } from "../shared/ids";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
-import { notFound, problem, unauthorized } from "../shared/problem";
+import { badRequest, notFound, problem, unauthorized } from "../shared/problem";
 import { isIanaTimezone } from "../shared/time";
 import { checkOrigin, type WidgetEnv, widgetCors } from "./cors";
 import { verifyIdentityToken } from "./identity";
@@ -161,7 +161,8 @@ widgetRoutes.post("/conversations", limitStarts, limitBody(WIDGET_BODY_LIMIT_BYT
 
 /** The conversation token: signed, checked without a database read, bound to `:id`. */
 widgetRoutes.use("/conversations/:id/*", async (c, next) => {
-  const token = bearer(c.req.header("Authorization"));
+  // A browser cannot set headers on a WebSocket: the live route takes the token as `?token=`.
+  const token = bearer(c.req.header("Authorization")) ?? (c.req.path.endsWith("/live") ? (c.req.query("token") ?? null) : null);
   if (!token) throw unauthorized("Send the conversation token as `Authorization: Bearer <token>`.");
   const claims = await verifyConversationToken(c.env.TOKEN_SECRET, token);
   if (!claims || claims.c !== c.req.param("id")) throw unauthorized("The conversation token is not valid for this conversation.");
@@ -172,6 +173,17 @@ widgetRoutes.use("/conversations/:id/*", async (c, next) => {
   }
   c.set("claims", claims);
   await next();
+});
+
+/**
+ * Live updates: a WebSocket served by the conversation's object with the hibernation API
+ * (an idle socket costs the object nothing). It sends `{"type": "message", "message"}`
+ * for every new message.
+ */
+widgetRoutes.get("/conversations/:id/live", (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
+    throw badRequest("This route upgrades to a WebSocket: send `Upgrade: websocket`.");
+  return conversationClient(c.env, c.var.claims.c).live(c.req.raw, "visitor");
 });
 
 widgetRoutes.post("/conversations/:id/messages", limitConversationMessages, limitBody(WIDGET_BODY_LIMIT_BYTES), async (c) => {
