@@ -6,6 +6,7 @@ import type { ApiEnv } from "../shared/hono-env";
 import { newId } from "../shared/ids";
 import { limitBody, readJson } from "../shared/json-body";
 import { nowIso } from "../shared/time";
+import { triggerRoutes } from "../triggers/routes";
 import { identityRoutes } from "./identity-routes";
 import { requireTeamChatbot } from "./lookups";
 import { type Chatbot, insertChatbot, presentChatbot, updateChatbot } from "./storage";
@@ -64,6 +65,7 @@ const UpdateChatbot = z.strictObject(chatbotFields).partial();
 export const chatbotRoutes = new Hono<ApiEnv>();
 chatbotRoutes.use(requireApiKey);
 chatbotRoutes.route("/", identityRoutes);
+chatbotRoutes.route("/", triggerRoutes);
 
 chatbotRoutes.post("/", limitBody(64 * 1024), async (c) => {
   const input = await readJson(c.req, CreateChatbot);

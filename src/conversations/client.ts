@@ -2,6 +2,7 @@
  * The typed client of a conversation's Durable Object: routes call these methods and
  * never hold a raw stub, so what crosses the RPC boundary is written down once.
  */
+import type { Trigger, TriggerFiring } from "../triggers/model";
 import type { ConversationObject } from "./conversation-object";
 import type {
   ConversationState,
@@ -60,8 +61,13 @@ class ConversationClient {
     return this.stub.postStaffMessage(input) as Promise<StaffMessageResult>;
   }
 
-  setState(patch: StatePatch): Promise<ConversationState> {
-    return this.stub.setState(patch) as Promise<ConversationState>;
+  /** `triggers`: the chatbot's, for those that fire when the conversation ends. */
+  setState(patch: StatePatch, triggers: Trigger[]): Promise<ConversationState> {
+    return this.stub.setState(patch, triggers) as Promise<ConversationState>;
+  }
+
+  listEvents(): Promise<TriggerFiring[]> {
+    return this.stub.listEvents() as Promise<TriggerFiring[]>;
   }
 
   /** Hands a WebSocket upgrade to the object: `visitor` sockets get messages, `staff` ones metadata too. */

@@ -1,9 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
+import { writeParticipantData } from "../participants/data-writes";
+import { type JsonObject, mergePatch } from "../participants/json-data";
 import { type CustomerRecord, updateCustomerFields, upsertWebParticipant } from "../participants/storage";
 import { type Cost, newCost, tallyD1 } from "../shared/cost";
 import { newId } from "../shared/ids";
 import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
+import { ProblemError } from "../shared/problem";
 import { nowIso } from "../shared/time";
+import type { Trigger, TriggerAction, TriggerEvent, TriggerFiring } from "../triggers/model";
+import { findTrigger } from "../triggers/storage";
 import { applyMetadata, type MetadataOutcome, type MetadataStore, type Warning } from "./metadata-rules";
 import type {
   ConversationInfo,
@@ -38,6 +43,8 @@ import {
 } from "./storage";
 import { summaryReply } from "./summary-reply";
 
+/** At most this many firings are listed by GET /v1/conversations/:id/events. */
+const EVENTS_LISTED_MAX = 500;
 /** How long metadata and counters may wait before the alarm copies them to D1. */
 const FLUSH_DELAY_MS = 30_000;
 const D1_BATCH_SIZE = 25;
@@ -226,6 +233,7 @@ export class ConversationObject extends DurableObject<Env> {
     this.synced = customer;
     this.identity = input.identity;
     await this.scheduleAlarm(FLUSH_DELAY_MS);
+    await this.fire("conversation_started", input.triggers);
     return { info, metadata: answer(outcome, [...policy.warnings, ...input.warnings]), cost };
   }
 
@@ -274,6 +282,8 @@ export class ConversationObject extends DurableObject<Env> {
     await this.scheduleAlarm(FLUSH_DELAY_MS);
     for (const message of applied.stored) this.broadcast({ type: "message", message });
     if (Object.keys(changes).length > 0) this.broadcast({ type: "metadata", metadata: changes }, "staff");
+    await this.armInactivity(input.triggers, cost);
+    await this.fire("message_received", input.triggers);
     if (!applied.change) return { json: applied.json, cost, replayed: false };
     try {
       tallyD1(cost, await this.writeCustomer(applied.change));
@@ -367,8 +377,9 @@ export class ConversationObject extends DurableObject<Env> {
   }
 
   /** Ends or reopens the conversation, or labels its outcome; written through to the D1 index at once. */
-  async setState(patch: StatePatch): Promise<ConversationState> {
+  async setState(patch: StatePatch, triggers: Trigger[] = []): Promise<ConversationState> {
     const info = this.requireInfo();
+    const ending = patch.status === "ended" && this.state.status !== "ended";
     const status = patch.status ?? this.state.status;
     const next: ConversationState = {
       status,
@@ -376,7 +387,11 @@ export class ConversationObject extends DurableObject<Env> {
       ended_at: status === "ended" ? (this.state.ended_at ?? nowIso()) : null,
     };
     const cost = newCost();
-    this.atomically(() => this.storage.writeState(cost, next));
+    this.atomically(() => {
+      this.storage.writeState(cost, next);
+      // An ended conversation does not go quiet: its inactivity timers are spent.
+      if (ending) this.storage.disarmTimers(cost);
+    });
     this.state = next;
     this.broadcast({ type: "state", state: next }, "staff");
     await updateConversationState(this.env.DB, {
@@ -385,7 +400,84 @@ export class ConversationObject extends DurableObject<Env> {
       outcome: next.outcome,
       endedAt: next.ended_at,
     }).run();
+    if (ending) await this.fire("conversation_ended", triggers);
     return next;
+  }
+
+  // ---- triggers ----------------------------------------------------------------------
+
+  /** What fired in this conversation, oldest first. */
+  listEvents(): TriggerFiring[] {
+    this.requireInfo();
+    return this.storage.readFirings(EVENTS_LISTED_MAX);
+  }
+
+  /** Fires every trigger on `event` that has fires left here, in order. */
+  private async fire(event: Exclude<TriggerEvent, "conversation_inactive">, triggers: Trigger[]): Promise<void> {
+    for (const trigger of triggers) {
+      if (trigger.on === event && this.storage.triggerFires(trigger.id) < trigger.max_fires) await this.run(trigger, null, triggers);
+    }
+  }
+
+  /** A visitor message (re-)arms each inactivity trigger with fires left: due after its delay of quiet. */
+  private async armInactivity(triggers: Trigger[], cost: Cost): Promise<void> {
+    const inactivity = triggers.filter((t) => t.on === "conversation_inactive" && this.storage.triggerFires(t.id) < t.max_fires);
+    if (inactivity.length === 0) return;
+    const now = Date.now();
+    this.atomically(() => {
+      for (const trigger of inactivity) this.storage.armTimer(cost, trigger, now + (trigger.delay_seconds ?? 0) * 1000);
+    });
+    await this.scheduleAlarm(Math.min(...inactivity.map((t) => (t.delay_seconds ?? 0) * 1000)));
+  }
+
+  /** Runs a trigger's action and records the firing; a refusal is a `failed` event, never a crash. */
+  private async run(trigger: Trigger, dueAt: number | null, triggers: Trigger[]): Promise<void> {
+    const info = this.requireInfo();
+    let status: TriggerFiring["status"] = "ok";
+    let detail: string;
+    try {
+      detail = await this.perform(trigger.action, info, triggers);
+    } catch (error) {
+      status = "failed";
+      detail = error instanceof ProblemError ? error.problem.detail : error instanceof Error ? error.message : String(error);
+    }
+    const firing: TriggerFiring = {
+      id: newId("evt"),
+      trigger_id: trigger.id,
+      on: trigger.on,
+      action_type: trigger.action.type,
+      status,
+      detail,
+      fired_at: nowIso(),
+      due_at: dueAt === null ? null : new Date(dueAt).toISOString(),
+    };
+    const cost = newCost();
+    this.atomically(() => this.storage.recordFiring(cost, firing));
+  }
+
+  private async perform(action: TriggerAction, info: ConversationInfo, triggers: Trigger[]): Promise<string> {
+    switch (action.type) {
+      case "send_message": {
+        const { message } = await this.postStaffMessage({ role: "bot", text: action.text, clientMessageId: null });
+        return `Sent message ${message.id}.`;
+      }
+      case "update_participant_data": {
+        const result = await writeParticipantData({
+          db: this.env.DB,
+          teamId: info.team_id,
+          target: { participantId: info.participant_id },
+          mutate: (current) => mergePatch(current, action.patch as JsonObject) as JsonObject,
+          respond: (outcome) => ({ status: 200, body: { version: outcome.participant.version } }),
+        });
+        return `Participant data is at version ${String(result.body.version)}.`;
+      }
+      case "end_conversation":
+        if (this.state.status === "ended") return "The conversation had already ended.";
+        await this.setState({ status: "ended" }, triggers);
+        return "Ended the conversation.";
+      case "run_action":
+        throw new Error(`Custom action ${action.action_id} could not run: custom actions are not available in this deployment yet.`);
+    }
   }
 
   /**
@@ -481,6 +573,7 @@ export class ConversationObject extends DurableObject<Env> {
     this.alarmAt = null;
     const info = this.info;
     if (!info) return;
+    await this.fireDueTimers(info);
     const cost = newCost();
     let customerOwed = false;
     if (Object.keys(this.pending).length > 0) {
@@ -524,6 +617,23 @@ export class ConversationObject extends DurableObject<Env> {
     }
     // Writes that arrived while D1 was being written go out with the next alarm.
     if (this.revision !== target.revision || this.lastSeq !== target.seq) await this.scheduleAlarm(FLUSH_DELAY_MS);
+    const next = this.storage.nextTimer();
+    if (next !== null) await this.scheduleAlarm(Math.max(0, next - Date.now()));
+  }
+
+  /**
+   * Fires the inactivity timers that are due. A trigger deleted since it was armed does
+   * not fire (checked against D1: changing or deleting a trigger never fires it late).
+   */
+  private async fireDueTimers(info: ConversationInfo): Promise<void> {
+    for (const { trigger, dueAt } of this.storage.dueTimers(Date.now())) {
+      const current = await findTrigger(this.env.DB, info.chatbot_id, trigger.id);
+      if (!current) {
+        this.storage.dropTimer(trigger.id);
+        continue;
+      }
+      await this.run(current, dueAt, []);
+    }
   }
 
   snapshot(): Snapshot {

@@ -4,6 +4,7 @@ import type { CustomerRecord } from "../participants/storage";
 import type { Cost } from "../shared/cost";
 import { Cursor } from "../shared/cursor";
 import { codePointLength } from "../shared/encoding";
+import type { Trigger } from "../triggers/model";
 import type { RejectionReason, Warning } from "./metadata-rules";
 
 export type Message = { id: string; role: "visitor" | "bot" | "agent"; text: string; created_at: string };
@@ -37,6 +38,8 @@ type Visitor = {
 export type WidgetData = Record<string, string | null>;
 
 export type StartInput = Visitor & {
+  /** The chatbot's triggers as the route read them (a cached list). */
+  triggers: Trigger[];
   conversationId: string;
   teamId: string;
   chatbotId: string;
@@ -49,6 +52,7 @@ export type StartInput = Visitor & {
 export type StartResult = { info: ConversationInfo; metadata: MetadataAnswer; cost: Cost };
 
 export type MessageInput = Visitor & {
+  triggers: Trigger[];
   /** The chatbot's `stand_in_replies`: answer each visitor message with the summary bot's reply. */
   standInReply: boolean;
   text: string;

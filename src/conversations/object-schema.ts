@@ -34,6 +34,14 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE conversation ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
    ALTER TABLE conversation ADD COLUMN outcome TEXT;
    ALTER TABLE conversation ADD COLUMN ended_at TEXT;`,
+  // 4: triggers: how often each fired here, its armed timer (with the trigger as armed), and what fired.
+  `CREATE TABLE trigger_state (
+     trigger_id TEXT PRIMARY KEY, fires INTEGER NOT NULL DEFAULT 0, due_at INTEGER, armed TEXT
+   ) WITHOUT ROWID;
+   CREATE TABLE events (
+     seq INTEGER PRIMARY KEY, id TEXT NOT NULL, trigger_id TEXT NOT NULL, on_event TEXT NOT NULL, action_type TEXT NOT NULL,
+     status TEXT NOT NULL, detail TEXT NOT NULL, fired_at TEXT NOT NULL, due_at TEXT
+   );`,
 ];
 
 /** The migrations this code applies, oldest first; version N is the first N applied. */

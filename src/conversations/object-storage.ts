@@ -5,6 +5,7 @@
  */
 import type { CustomerRecord } from "../participants/storage";
 import type { Cost } from "../shared/cost";
+import type { Trigger, TriggerFiring } from "../triggers/model";
 import type { ConversationInfo, ConversationState as ConversationLifecycle, Message, MetadataEntry, VerifiedIdentity } from "./model";
 
 /** The conversation's row: who it is, what it last wrote to D1, how far D1 caught up. */
@@ -187,6 +188,80 @@ export class ObjectStorage {
     const cursor = this.sql.exec("DELETE FROM metadata WHERE key = ?", key);
     cursor.toArray();
     return cursor.rowsWritten > 0;
+  }
+
+  // ---- triggers --------------------------------------------------------------------
+
+  /** How often a trigger fired in this conversation. */
+  triggerFires(triggerId: string): number {
+    return this.run<{ fires: number }>(null, "SELECT fires FROM trigger_state WHERE trigger_id = ?", triggerId)[0]?.fires ?? 0;
+  }
+
+  /** Arms (or re-arms) a timer for `trigger`, due at `dueAt` (ms). */
+  armTimer(cost: Cost, trigger: Trigger, dueAt: number): void {
+    this.run(
+      cost,
+      `INSERT INTO trigger_state (trigger_id, fires, due_at, armed) VALUES (?, 0, ?, ?)
+       ON CONFLICT (trigger_id) DO UPDATE SET due_at = excluded.due_at, armed = excluded.armed`,
+      trigger.id,
+      dueAt,
+      JSON.stringify(trigger),
+    );
+  }
+
+  /** Disarms every timer (the conversation ended). */
+  disarmTimers(cost: Cost): void {
+    this.run(cost, "UPDATE trigger_state SET due_at = NULL, armed = NULL WHERE due_at IS NOT NULL");
+  }
+
+  /** The timers due by `now` (ms), each with the trigger as it was armed. */
+  dueTimers(now: number): { trigger: Trigger; dueAt: number }[] {
+    return this.run<{ armed: string; due_at: number }>(
+      null,
+      "SELECT armed, due_at FROM trigger_state WHERE due_at <= ? ORDER BY due_at",
+      now,
+    ).map((row) => ({ trigger: JSON.parse(row.armed) as Trigger, dueAt: row.due_at }));
+  }
+
+  /** The earliest armed timer (ms), or null. */
+  nextTimer(): number | null {
+    return this.run<{ due: number | null }>(null, "SELECT min(due_at) AS due FROM trigger_state")[0]?.due ?? null;
+  }
+
+  /** Records a firing: the trigger's count moves on and its timer (if any) is spent. */
+  recordFiring(cost: Cost, firing: TriggerFiring): void {
+    this.run(
+      cost,
+      `INSERT INTO trigger_state (trigger_id, fires) VALUES (?, 1)
+       ON CONFLICT (trigger_id) DO UPDATE SET fires = fires + 1, due_at = NULL, armed = NULL`,
+      firing.trigger_id,
+    );
+    this.run(
+      cost,
+      "INSERT INTO events (id, trigger_id, on_event, action_type, status, detail, fired_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      firing.id,
+      firing.trigger_id,
+      firing.on,
+      firing.action_type,
+      firing.status,
+      firing.detail,
+      firing.fired_at,
+      firing.due_at,
+    );
+  }
+
+  /** Drops a timer whose trigger no longer exists. */
+  dropTimer(triggerId: string): void {
+    this.run(null, "UPDATE trigger_state SET due_at = NULL, armed = NULL WHERE trigger_id = ?", triggerId);
+  }
+
+  /** What fired here, oldest first (bounded). */
+  readFirings(limit: number): TriggerFiring[] {
+    return this.run<Omit<TriggerFiring, "on"> & { on_event: TriggerFiring["on"]; seq: number }>(
+      null,
+      "SELECT seq, id, trigger_id, on_event, action_type, status, detail, fired_at, due_at FROM events ORDER BY seq LIMIT ?",
+      limit,
+    ).map(({ seq: _seq, on_event, ...firing }) => ({ ...firing, on: on_event }));
   }
 
   // ---- messages --------------------------------------------------------------------

@@ -6,6 +6,7 @@ import { Cursor } from "../shared/cursor";
 import type { ApiEnv } from "../shared/hono-env";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { badRequest, notFound, problem } from "../shared/problem";
+import { listTriggersCached } from "../triggers/storage";
 import { conversationClient } from "./client";
 import { METADATA_LIMITS } from "./metadata-rules";
 import { ClientMessageId, MessagesPageQuery, MessageText } from "./model";
@@ -98,7 +99,8 @@ conversationRoutes.patch("/:id", limitBody(4 * 1024), async (c) => {
   const patch = await readJson(c.req, PatchConversation);
   const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
   const client = conversationClient(c.env, row.id);
-  if (patch.status !== undefined || patch.outcome !== undefined) await client.setState(patch);
+  if (patch.status !== undefined || patch.outcome !== undefined)
+    await client.setState(patch, await listTriggersCached(c.env.DB, row.chatbot_id));
   const snapshot = await client.snapshot();
   return c.json({
     id: row.id,
@@ -120,6 +122,12 @@ conversationRoutes.get("/:id/live", async (c) => {
     throw badRequest("This route upgrades to a WebSocket: send `Upgrade: websocket`.");
   const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
   return conversationClient(c.env, row.id).live(c.req.raw, "staff");
+});
+
+/** What the chatbot's triggers did in this conversation, oldest first. */
+conversationRoutes.get("/:id/events", async (c) => {
+  const row = await requireTeamConversation(c.env.DB, c.var.teamId, c.req.param("id"));
+  return c.json({ events: await conversationClient(c.env, row.id).listEvents() });
 });
 
 const StaffMessage = z.strictObject({

@@ -60,6 +60,17 @@ export async function findConversationView(
     .first<ConversationView>();
 }
 
+/**
+ * The participant's most recently started open conversation of this team, or null: where a
+ * schedule posts its message. One probe of `conversations_by_participant_status`.
+ */
+export async function findLatestOpenConversation(db: D1Database, teamId: string, participantId: string): Promise<{ id: string } | null> {
+  return db
+    .prepare("SELECT id FROM conversations WHERE participant_id = ? AND status = 'open' AND team_id = ? ORDER BY id DESC LIMIT 1")
+    .bind(participantId, teamId)
+    .first<{ id: string }>();
+}
+
 export type ConversationFilter = {
   teamId: string;
   chatbotId?: string;

@@ -13,6 +13,7 @@ import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import { badRequest, notFound, problem, unauthorized } from "../shared/problem";
 import { isIanaTimezone } from "../shared/time";
+import { listTriggersCached } from "../triggers/storage";
 import { checkOrigin, type WidgetEnv, widgetCors } from "./cors";
 import { verifyIdentityToken } from "./identity";
 import { limitMessages, limitStarts } from "./rate-limits";
@@ -132,6 +133,7 @@ widgetRoutes.post("/conversations", limitStarts, limitBody(WIDGET_BODY_LIMIT_BYT
       conversationId,
       teamId: chatbot.team_id,
       chatbotId: chatbot.id,
+      triggers: await listTriggersCached(c.env.DB, chatbot.id),
       visitorIdentifier: visitor,
       identity,
       identityRequired: chatbot.identity_verification === "required",
@@ -202,6 +204,7 @@ widgetRoutes.post("/conversations/:id/messages", limitConversationMessages, limi
       identity,
       identityRequired: chatbot.identity_verification === "required",
       standInReply: chatbot.stand_in_replies,
+      triggers: await listTriggersCached(c.env.DB, chatbot.id),
       clientMessageId: input.client_message_id ?? null,
     }),
   );
