@@ -98,8 +98,8 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-/** A request from a scenario's `next(index)`: {method, path, token?, body?} as raw HTTP for autocannon. */
-function toAutocannon(defaults, { method, path: urlPath, token, body }) {
+/** A request from a scenario's `next(index)`: {method, path, token?, body?, headers?} as raw HTTP for autocannon. */
+function toAutocannon(defaults, { method, path: urlPath, token, body, headers = {} }) {
   const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
   return {
     ...defaults,
@@ -109,6 +109,7 @@ function toAutocannon(defaults, { method, path: urlPath, token, body }) {
     headers: {
       ...(payload !== undefined ? { "Content-Type": "application/json" } : {}),
       ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
     },
     body: payload,
   };
@@ -257,6 +258,9 @@ async function main() {
       workerdCpuMs: () => workerdCpuMs(server.pid),
       crashAndRestart,
       percentile,
+      // The server's local state and the wrangler it runs, for scenarios that seed D1 directly.
+      state,
+      wrangler,
     };
     const scenarios = readdirSync(path.join(root, "bench/scenarios"))
       .filter((file) => file.endsWith(".mjs"))
