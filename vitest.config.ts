@@ -19,8 +19,8 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts"],
-      // Browser tests run in Node against `wrangler dev` (vitest.browser.config.ts).
-      exclude: ["test/browser/**", "node_modules/**"],
+      // Browser and end-to-end tests run in Node against `wrangler dev` (vitest.browser.config.ts).
+      exclude: ["test/browser/**", "test/e2e/**", "node_modules/**"],
       setupFiles: ["./test/apply-migrations.ts"],
       testTimeout: 30_000,
     },

@@ -213,6 +213,9 @@ async function main() {
         // The load comes from one address and floods a few conversations: the widget's rate limits would refuse it.
         "--var",
         "RATE_LIMITS:off",
+        // The automation scenario's webhook receiver listens on loopback over http.
+        "--var",
+        "ALLOW_LOCAL_WEBHOOKS:true",
       ],
       { cwd: root, env: quiet, stdio: ["ignore", "inherit", "inherit"], detached: true },
     );

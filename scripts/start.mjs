@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: builds the static assets, applies local D1 migrations, then serves the
 // whole product on workerd through `wrangler dev` on PORT (default 8787) and HOST.
-// ADMIN_TOKEN and TOKEN_SECRET come from the environment, else from .dev.vars, else
-// from the local defaults below, so a fresh clone needs no file made by hand;
+// ADMIN_TOKEN, TOKEN_SECRET and ALLOW_LOCAL_WEBHOOKS come from the environment, else from
+// .dev.vars, else from the local defaults below, so a fresh clone needs no file made by hand;
 // RATE_LIMITS (wrangler.toml's "on" unless set) comes from the environment or .dev.vars.
 //
 // The values reach wrangler in a private file (`--env-file`), never on its command line,
@@ -14,7 +14,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseEnv } from "node:util";
 
-const LOCAL_DEFAULTS = { ADMIN_TOKEN: "local-admin-token", TOKEN_SECRET: "local-token-secret-change-me-in-production" };
+// ALLOW_LOCAL_WEBHOOKS is "false" in wrangler.toml; locally webhooks may go to a receiver on
+// this machine over plain http (docs/webhooks.md).
+const LOCAL_DEFAULTS = {
+  ADMIN_TOKEN: "local-admin-token",
+  TOKEN_SECRET: "local-token-secret-change-me-in-production",
+  ALLOW_LOCAL_WEBHOOKS: "true",
+};
 /** Deployment variables taken from the environment when set there; wrangler.toml's value otherwise. */
 const FROM_ENVIRONMENT = ["RATE_LIMITS"];
 const port = process.env.PORT ?? "8787";

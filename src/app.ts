@@ -11,6 +11,7 @@ import { allowedMethods } from "./shared/allowed-methods";
 import type { AppEnv } from "./shared/hono-env";
 import { ProblemError, problem, problemResponse, slugForStatus } from "./shared/problem";
 import { teamRoutes } from "./teams/routes";
+import { webhookRoutes } from "./webhooks/routes";
 import { widgetRoutes } from "./widget/routes";
 
 /** The whole HTTP surface: each domain owns its routes and is mounted here. */
@@ -33,6 +34,7 @@ app.route("/v1/conversations", conversationRoutes);
 app.route("/v1/participants", participantRoutes);
 app.route("/v1/prompts", promptRoutes);
 app.route("/v1/api-keys", apiKeyRoutes);
+app.route("/v1/webhooks", webhookRoutes);
 app.route("/playground", playgroundRoutes);
 app.route("/dashboard", dashboardRoutes);
 

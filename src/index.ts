@@ -1,5 +1,9 @@
 import { app } from "./app";
+import { deliverWebhooks } from "./webhooks/deliver";
 
 export { ConversationObject } from "./conversations/conversation-object";
+export { ScheduleObject } from "./schedules/schedule-object";
+export { app };
 
-export default app satisfies ExportedHandler<Env>;
+/** HTTP through the Hono app; the webhook queue's batches through its consumer. */
+export default { fetch: app.fetch, queue: deliverWebhooks } satisfies ExportedHandler<Env>;

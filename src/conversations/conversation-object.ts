@@ -9,6 +9,8 @@ import { ProblemError } from "../shared/problem";
 import { nowIso } from "../shared/time";
 import type { Trigger, TriggerAction, TriggerEvent, TriggerFiring } from "../triggers/model";
 import { findTrigger } from "../triggers/storage";
+import { type DomainEvent, type EventType, newEventId } from "../webhooks/events";
+import { publishEvents } from "../webhooks/publish";
 import { applyMetadata, type MetadataOutcome, type MetadataStore, type Warning } from "./metadata-rules";
 import type {
   ConversationInfo,
@@ -233,6 +235,7 @@ export class ConversationObject extends DurableObject<Env> {
     this.synced = customer;
     this.identity = input.identity;
     await this.scheduleAlarm(FLUSH_DELAY_MS);
+    this.publish([this.event("conversation.started", { started_at: now, metadata: changesOf(outcome, entries) })]);
     await this.fire("conversation_started", input.triggers);
     return { info, metadata: answer(outcome, [...policy.warnings, ...input.warnings]), cost };
   }
@@ -282,6 +285,10 @@ export class ConversationObject extends DurableObject<Env> {
     await this.scheduleAlarm(FLUSH_DELAY_MS);
     for (const message of applied.stored) this.broadcast({ type: "message", message });
     if (Object.keys(changes).length > 0) this.broadcast({ type: "metadata", metadata: changes }, "staff");
+    this.publish([
+      ...applied.stored.map((message) => this.event("message.created", { message })),
+      ...(Object.keys(changes).length > 0 ? [this.event("conversation.metadata.updated", { changes })] : []),
+    ]);
     await this.armInactivity(input.triggers, cost);
     await this.fire("message_received", input.triggers);
     if (!applied.change) return { json: applied.json, cost, replayed: false };
@@ -373,6 +380,7 @@ export class ConversationObject extends DurableObject<Env> {
     }
     await this.scheduleAlarm(FLUSH_DELAY_MS);
     this.broadcast({ type: "message", message });
+    this.publish([this.event("message.created", { message })]);
     return { message, replayed: false };
   }
 
@@ -400,8 +408,59 @@ export class ConversationObject extends DurableObject<Env> {
       outcome: next.outcome,
       endedAt: next.ended_at,
     }).run();
-    if (ending) await this.fire("conversation_ended", triggers);
+    if (ending) {
+      this.publish([this.event("conversation.ended", { outcome: next.outcome, ended_at: next.ended_at })]);
+      await this.fire("conversation_ended", triggers);
+    }
     return next;
+  }
+
+  // ---- webhook events ----------------------------------------------------------------
+
+  /** A webhook event about this conversation, made once where it happens (its id is stable). */
+  private event(type: EventType, data: Record<string, unknown>): DomainEvent {
+    const info = this.requireInfo();
+    return {
+      id: newEventId(),
+      type,
+      teamId: info.team_id,
+      chatbotId: info.chatbot_id,
+      timestamp: nowIso(),
+      data: { conversation_id: info.conversation_id, chatbot_id: info.chatbot_id, participant_id: info.participant_id, ...data },
+    };
+  }
+
+  /**
+   * Hands events to the webhooks after the answer (the write already happened). Where D1
+   * or the queue refuses, the events are kept here and the alarm publishes them again:
+   * deliveries have ids derived from the event's, so a second publish never doubles one.
+   */
+  private publish(events: DomainEvent[]): void {
+    if (events.length === 0) return;
+    this.ctx.waitUntil(
+      publishEvents(this.env, events).catch(async (error) => {
+        console.error("publishing webhook events failed; kept for the alarm", error);
+        this.storage.keepEvents(events);
+        await this.scheduleAlarm(CUSTOMER_RETRY_MS.first);
+      }),
+    );
+  }
+
+  private async republishKeptEvents(): Promise<void> {
+    const kept = this.storage.keptEvents(100);
+    if (kept.length === 0) return;
+    try {
+      await publishEvents(this.env, kept);
+      this.storage.dropEvents(kept.map((event) => event.id));
+    } catch (error) {
+      console.error("publishing kept webhook events failed again", error);
+      await this.scheduleAlarm(CUSTOMER_RETRY_MS.max);
+    }
+  }
+
+  /** When the visitor last wrote, as an inactivity timer due at `dueAt` knows it. */
+  private lastVisitorAt(dueAt: number, trigger: Trigger): string {
+    return new Date(dueAt - (trigger.delay_seconds ?? 0) * 1000).toISOString();
   }
 
   // ---- triggers ----------------------------------------------------------------------
@@ -574,6 +633,7 @@ export class ConversationObject extends DurableObject<Env> {
     const info = this.info;
     if (!info) return;
     await this.fireDueTimers(info);
+    await this.republishKeptEvents();
     const cost = newCost();
     let customerOwed = false;
     if (Object.keys(this.pending).length > 0) {
@@ -632,6 +692,7 @@ export class ConversationObject extends DurableObject<Env> {
         this.storage.dropTimer(trigger.id);
         continue;
       }
+      this.publish([this.event("conversation.inactive", { trigger_id: current.id, inactive_since: this.lastVisitorAt(dueAt, current) })]);
       await this.run(current, dueAt, []);
     }
   }
@@ -674,7 +735,10 @@ export class ConversationObject extends DurableObject<Env> {
     const rejection = outcome.rejected[0];
     if (rejection) return { ok: false, reason: rejection.reason };
     await this.scheduleAlarm(FLUSH_DELAY_MS);
-    if (Object.keys(changes).length > 0) this.broadcast({ type: "metadata", metadata: changes }, "staff");
+    if (Object.keys(changes).length > 0) {
+      this.broadcast({ type: "metadata", metadata: changes }, "staff");
+      this.publish([this.event("conversation.metadata.updated", { changes })]);
+    }
     if (change) await this.writeCustomer(change);
     return { ok: true, created: !existed, entry: this.readMetadataKey(key)!, warnings: outcome.warnings };
   }
@@ -685,6 +749,7 @@ export class ConversationObject extends DurableObject<Env> {
     if (!this.storage.deleteMetadata(key)) return false;
     this.metadataMirror.delete(key);
     this.broadcast({ type: "metadata", metadata: { [key]: null } }, "staff");
+    this.publish([this.event("conversation.metadata.updated", { changes: { [key]: null } })]);
     // A flush under way may still be copying this key to D1; deleting before it lands
     // would leave the key in the projection for good.
     await this.projectionWrites;
@@ -701,6 +766,12 @@ export class ConversationObject extends DurableObject<Env> {
     const page = rows.slice(0, options.limit);
     return { messages: page, next_cursor: rows.length > options.limit ? page[page.length - 1]!.id : null };
   }
+}
+
+/** The pairs a start stored, with their values, for the `conversation.started` event. */
+function changesOf(outcome: MetadataOutcome, entries: [string, unknown][]): Record<string, string> {
+  const sent = new Map(entries);
+  return Object.fromEntries(outcome.accepted.map((key) => [`${WIDGET_KEY_PREFIX}${key}`, sent.get(key) as string]));
 }
 
 /** A message as answered: without its position. */

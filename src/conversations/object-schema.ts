@@ -42,6 +42,8 @@ const MIGRATIONS: readonly string[] = [
      seq INTEGER PRIMARY KEY, id TEXT NOT NULL, trigger_id TEXT NOT NULL, on_event TEXT NOT NULL, action_type TEXT NOT NULL,
      status TEXT NOT NULL, detail TEXT NOT NULL, fired_at TEXT NOT NULL, due_at TEXT
    );`,
+  // 5: webhook events D1 or the queue refused, published again by the alarm.
+  `CREATE TABLE event_outbox (id TEXT PRIMARY KEY, event TEXT NOT NULL) WITHOUT ROWID;`,
 ];
 
 /** The migrations this code applies, oldest first; version N is the first N applied. */

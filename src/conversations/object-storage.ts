@@ -6,6 +6,7 @@
 import type { CustomerRecord } from "../participants/storage";
 import type { Cost } from "../shared/cost";
 import type { Trigger, TriggerFiring } from "../triggers/model";
+import type { DomainEvent } from "../webhooks/events";
 import type { ConversationInfo, ConversationState as ConversationLifecycle, Message, MetadataEntry, VerifiedIdentity } from "./model";
 
 /** The conversation's row: who it is, what it last wrote to D1, how far D1 caught up. */
@@ -262,6 +263,23 @@ export class ObjectStorage {
       "SELECT seq, id, trigger_id, on_event, action_type, status, detail, fired_at, due_at FROM events ORDER BY seq LIMIT ?",
       limit,
     ).map(({ seq: _seq, on_event, ...firing }) => ({ ...firing, on: on_event }));
+  }
+
+  // ---- webhook events --------------------------------------------------------------
+
+  keepEvents(events: readonly DomainEvent[]): void {
+    for (const event of events)
+      this.run(null, "INSERT OR IGNORE INTO event_outbox (id, event) VALUES (?, ?)", event.id, JSON.stringify(event));
+  }
+
+  keptEvents(limit: number): DomainEvent[] {
+    return this.run<{ event: string }>(null, "SELECT event FROM event_outbox LIMIT ?", limit).map(
+      (row) => JSON.parse(row.event) as DomainEvent,
+    );
+  }
+
+  dropEvents(ids: readonly string[]): void {
+    for (const id of ids) this.run(null, "DELETE FROM event_outbox WHERE id = ?", id);
   }
 
   // ---- messages --------------------------------------------------------------------

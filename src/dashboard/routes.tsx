@@ -3,8 +3,10 @@ import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { keyCredentialOf } from "../api-keys/auth";
 import { type DashboardEnv, requireSession, sameOrigin } from "./auth";
+import { chatbotPages } from "./chatbots-pages";
 import { conversationPages } from "./conversations-pages";
 import { Bare, PAGE_HEADERS } from "./layout";
+import { participantPages } from "./participants-pages";
 import { SESSION_COOKIE, SESSION_MAX_AGE_SECONDS, sessionCookieOptions, signSession } from "./session";
 
 /** /dashboard: server-rendered pages for a team, signed in with a team API key. */
@@ -72,3 +74,5 @@ dashboardRoutes.post("/logout", (c) => {
 
 dashboardRoutes.use("/*", requireSession);
 dashboardRoutes.route("/conversations", conversationPages);
+dashboardRoutes.route("/chatbots", chatbotPages);
+dashboardRoutes.route("/participants", participantPages);

@@ -4,6 +4,7 @@ import type { ApiEnv } from "../shared/hono-env";
 import { ID_PATTERN } from "../shared/ids";
 import { limitBody, readJson } from "../shared/json-body";
 import { badRequest, notFound, problem } from "../shared/problem";
+import { publishInBackground } from "../webhooks/publish";
 import { type DataWriteResult, type WriteOutcome, type WriteTarget, writeParticipantData } from "./data-writes";
 import { Channel, DataObject, Identifier, ToolKey } from "./fields";
 import { idempotencyOf } from "./idempotency";
@@ -57,6 +58,7 @@ async function runWrite(
     idempotency,
     respond,
   });
+  publishInBackground(c, result.events);
   if (idempotency) {
     c.header("Idempotency-Key", idempotency.key);
     if (result.replayed) c.header("Idempotent-Replayed", "true");

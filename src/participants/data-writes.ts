@@ -1,5 +1,6 @@
 import { newId } from "../shared/ids";
 import { notFound, problem } from "../shared/problem";
+import { type DomainEvent, participantEvent } from "../webhooks/events";
 import { assertMatchesSchema } from "./data-schema";
 import type { IdempotencyRequest, StoredResponse } from "./idempotency";
 import { deleteExpiredKey, findRecordedResponse, isIdempotencyConflict, recordResponse } from "./idempotency-storage";
@@ -31,7 +32,16 @@ type DataWrite = {
   respond: (outcome: WriteOutcome) => StoredResponse;
 };
 
-export type DataWriteResult = StoredResponse & { replayed: boolean };
+/**
+ * `events` are what the write did (`participant.created`, `participant.data.updated`), for
+ * the caller to publish; none for a replay or a write that changed nothing.
+ */
+export type DataWriteResult = StoredResponse & { replayed: boolean; events: DomainEvent[] };
+
+function eventsOf(teamId: string, outcome: WriteOutcome): DomainEvent[] {
+  if (!outcome.changed) return [];
+  return [participantEvent(outcome.created ? "participant.created" : "participant.data.updated", teamId, outcome.participant)];
+}
 
 type Loaded = { chatbotId: string; schema: string | null; row: ParticipantRow | null };
 
@@ -62,7 +72,7 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
   const { db, idempotency } = write;
   if (idempotency) {
     const recorded = await findRecordedResponse(db, idempotency, new Date().toISOString());
-    if (recorded) return { ...recorded, replayed: true };
+    if (recorded) return { ...recorded, replayed: true, events: [] };
   }
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) await pause(attempt);
@@ -112,9 +122,9 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
     const response = write.respond(outcome);
 
     if (!idempotency) {
-      if (!statement) return { ...response, replayed: false };
+      if (!statement) return { ...response, replayed: false, events: [] };
       const result = await statement.run();
-      if ((result.meta.changes ?? 0) > 0) return { ...response, replayed: false };
+      if ((result.meta.changes ?? 0) > 0) return { ...response, replayed: false, events: eventsOf(write.teamId, outcome) };
       continue; // lost the race: read again
     }
 
@@ -123,12 +133,13 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
     batch.push(recordResponse(db, idempotency, response, now, statement ? { participantId: outcome.participant.id, writeId } : undefined));
     try {
       const results = await db.batch(batch);
-      if (!statement || (results[1]!.meta.changes ?? 0) > 0) return { ...response, replayed: false };
+      if (!statement || (results[1]!.meta.changes ?? 0) > 0)
+        return { ...response, replayed: false, events: eventsOf(write.teamId, outcome) };
     } catch (error) {
       // The same key committed first (a concurrent duplicate): the batch rolled back, replay it.
       if (!isIdempotencyConflict(error)) throw error;
       const recorded = await findRecordedResponse(db, idempotency, nowIso);
-      if (recorded) return { ...recorded, replayed: true };
+      if (recorded) return { ...recorded, replayed: true, events: [] };
     }
   }
   throw problem(

@@ -7,6 +7,8 @@ import { newId } from "../shared/ids";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { notFound, problem } from "../shared/problem";
 import { nowIso } from "../shared/time";
+import { participantEvent } from "../webhooks/events";
+import { publishInBackground } from "../webhooks/publish";
 import { assertMatchesSchema } from "./data-schema";
 import { Channel, DataObject, Email, Identifier, Name, Phone, Timezone } from "./fields";
 import { etagOf } from "./if-match";
@@ -86,9 +88,11 @@ recordRoutes.post("/", limitBody(DATA_WRITE_BODY_MAX_BYTES), async (c) => {
   const inserted = await insertParticipant(c.env.DB, row).run();
   if ((inserted.meta.changes ?? 0) === 0)
     throw (await conflict()) ?? problem("conflict", "The participant was created concurrently; retry.");
+  const participant = presentParticipant(row);
+  publishInBackground(c, [participantEvent("participant.created", c.var.teamId, participant)]);
   c.header("ETag", etagOf(1));
   c.header("Location", `/v1/participants/${row.id}`);
-  return c.json(presentParticipant(row), 201);
+  return c.json(participant, 201);
 });
 
 recordRoutes.get("/", async (c) => {

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { requireApiKey } from "../api-keys/auth";
+import { scheduleRoutes } from "../schedules/routes";
 import type { ApiEnv } from "../shared/hono-env";
 import { csvRoutes } from "./csv-routes";
 import { dataRoutes } from "./data-routes";
@@ -14,5 +15,6 @@ export const participantRoutes = new Hono<ApiEnv>();
 participantRoutes.use(requireApiKey);
 participantRoutes.route("/", csvRoutes);
 participantRoutes.route("/", dataRoutes);
+participantRoutes.route("/", scheduleRoutes);
 participantRoutes.route("/", recordRoutes);
 participantRoutes.route("/", promptVariableRoutes);

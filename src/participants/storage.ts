@@ -121,7 +121,9 @@ export async function listParticipants(db: D1Database, filter: ListFilter): Prom
     params.push(filter.cursor);
   }
   const { results } = await db
-    .prepare(`SELECT ${participantColumns()} FROM participants WHERE ${where.join(" AND ")} ORDER BY id${filter.newestFirst ? " DESC" : ""} LIMIT ?`)
+    .prepare(
+      `SELECT ${participantColumns()} FROM participants WHERE ${where.join(" AND ")} ORDER BY id${filter.newestFirst ? " DESC" : ""} LIMIT ?`,
+    )
     .bind(...params, filter.limit + 1)
     .run<ParticipantRow>();
   const more = results.length > filter.limit;

@@ -7,7 +7,6 @@ import { METADATA_LIMITS, type Warning } from "../conversations/metadata-rules";
 import { ClientMessageId, MessagesPageQuery, MessageText, type VerifiedIdentity, type WidgetData } from "../conversations/model";
 import { bearer, signConversationToken, verifyConversationToken } from "../shared/auth";
 import { costHeader, OBJECT_COST_COUNTERS } from "../shared/cost";
-import { codePointLength } from "../shared/encoding";
 import { newId } from "../shared/ids";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
 import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";

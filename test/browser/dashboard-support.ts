@@ -22,9 +22,13 @@ type AxeResult = { violations: { id: string; impact: string | null; help: string
  */
 export async function expectAccessible(page: Page): Promise<void> {
   await page.evaluate(axeSource);
-  const result = (await page.evaluate(() => (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] }))) as AxeResult;
+  const result = (await page.evaluate(() =>
+    (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] }),
+  )) as AxeResult;
   const serious = result.violations.filter((violation) => violation.impact === "serious" || violation.impact === "critical");
-  expect(serious.map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.map((node) => node.target.join(" ")).join(", ")})`)).toEqual([]);
+  expect(
+    serious.map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.map((node) => node.target.join(" ")).join(", ")})`),
+  ).toEqual([]);
 }
 
 /** Where page screenshots go (ignored by git; the tests check pages, a person looks at these). */

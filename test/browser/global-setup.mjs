@@ -13,6 +13,16 @@ const ROOT = path.join(import.meta.dirname, "..", "..");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 export const ADMIN_TOKEN = "browser-admin-token";
 const TOKEN_SECRET = "browser-token-secret-0123456789abcdef";
+/**
+ * Webhook settings of the suite's server, provided to the tests: loopback receivers allowed,
+ * retries 1 s, 2 s, 4 s… for 6 s after a delivery is made, a receiver has 2 s to answer.
+ */
+export const WEBHOOK_VARS = {
+  ALLOW_LOCAL_WEBHOOKS: "true",
+  WEBHOOK_RETRY_BASE_SECONDS: "1",
+  WEBHOOK_RETRY_WINDOW_SECONDS: "6",
+  WEBHOOK_TIMEOUT_SECONDS: "2",
+};
 /** Attempts at /healthz, 250 ms apart: a bounded wait for workerd to come up. */
 const HEALTH_ATTEMPTS = 480;
 
@@ -68,6 +78,9 @@ export default async function setup(project) {
       `ADMIN_TOKEN:${ADMIN_TOKEN}`,
       "--var",
       `TOKEN_SECRET:${TOKEN_SECRET}`,
+      // Webhooks to the receivers the e2e tests start on loopback, with a day of
+      // retries squeezed into seconds (src/webhooks/settings.ts).
+      ...Object.entries(WEBHOOK_VARS).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
       "--show-interactive-dev-session=false",
       "--log-level",
       "warn",
@@ -127,5 +140,6 @@ export default async function setup(project) {
 
   project.provide("baseUrl", base);
   project.provide("adminToken", ADMIN_TOKEN);
+  project.provide("webhookVars", WEBHOOK_VARS);
   return stop;
 }

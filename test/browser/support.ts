@@ -88,11 +88,20 @@ export type Site = {
   pageErrors: string[];
 };
 
-/** A fresh context (its own storage) on the site's page, recording what the widget sends. */
-export async function openSite(browser: Browser, chatbotId: string, options: BrowserContextOptions = {}): Promise<Site> {
+/**
+ * A fresh context (its own storage) on the site's page, recording what the widget sends;
+ * `prepare` runs on the context before the page loads (init scripts, WebSocket routes).
+ */
+export async function openSite(
+  browser: Browser,
+  chatbotId: string,
+  options: BrowserContextOptions = {},
+  prepare?: (context: BrowserContext) => Promise<unknown>,
+): Promise<Site> {
   // The site is "public" to Chromium and the service under test is on loopback: Local
   // Network Access asks the visitor for permission, granted here as a visitor would.
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ["local-network-access"], ...options });
+  await prepare?.(context);
   await context.route(`${SITE}/**`, (route) =>
     route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: sitePage(chatbotId) }),
   );

@@ -1,7 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BASE, call, createTeam, expectProblem, sendMessageOk, startConversation } from "../support/api";
+import { BASE, call, createTeam, sendMessageOk, startConversation } from "../support/api";
 
 /** Opens a live socket as a client would; collects what it receives. */
 async function openLive(path: string, headers: Record<string, string> = {}) {

@@ -56,7 +56,7 @@ describe("the conversation object's schema", () => {
         ALTER TABLE conversation DROP COLUMN verified_claims;
         ALTER TABLE conversation DROP COLUMN status; ALTER TABLE conversation DROP COLUMN outcome;
         ALTER TABLE conversation DROP COLUMN ended_at;
-        DROP TABLE trigger_state; DROP TABLE events;`);
+        DROP TABLE trigger_state; DROP TABLE events; DROP TABLE event_outbox;`);
       const version = migrateObjectSchema(state.storage);
       const plan = state.storage.sql.exec<{ value: string }>("SELECT value FROM metadata WHERE key = 'chat-widget:plan'").one().value;
       return { version, plan };

@@ -4,10 +4,12 @@ import { insertChatbot } from "../../src/chatbots/storage";
 import {
   deleteProjectedMetadata,
   findConversationView,
+  findLatestOpenConversation,
   findTeamConversation,
   insertWebConversation,
   listConversations,
   updateConversationCounters,
+  updateConversationState,
   upsertProjectedMetadata,
 } from "../../src/conversations/storage";
 import { findTeamParticipant, upsertWebParticipant } from "../../src/participants/storage";
@@ -128,5 +130,42 @@ describe("the dashboard's view of a conversation", () => {
     expect(await findConversationView(env.DB, teamId, id, { withData: false })).toEqual(withoutData);
     expect(await findConversationView(env.DB, newId("team"), id, { withData: true })).toBeNull();
     expect(await findConversationView(env.DB, teamId, newId("conv"), { withData: true })).toBeNull();
+  });
+});
+
+describe("a participant's latest open conversation", () => {
+  it("is the most recently started one still open; ended ones, other participants' and another team's are not", async () => {
+    const { id: first, participantId } = await startConversation();
+    const { identifier } = (await findTeamParticipant(env.DB, teamId, participantId))!;
+    expect(await findLatestOpenConversation(env.DB, teamId, participantId)).toEqual({ id: first });
+    const second = newId("conv");
+    await insertWebConversation(env.DB, { id: second, teamId, chatbotId, identifier, startedAt: NOW }).run();
+    await startConversation();
+    expect(await findLatestOpenConversation(env.DB, teamId, participantId)).toEqual({ id: second });
+    await updateConversationState(env.DB, { id: second, status: "ended", outcome: null, endedAt: NOW }).run();
+    expect(await findLatestOpenConversation(env.DB, teamId, participantId)).toEqual({ id: first });
+    expect(await findLatestOpenConversation(env.DB, newId("team"), participantId)).toBeNull();
+    await updateConversationState(env.DB, { id: first, status: "ended", outcome: null, endedAt: NOW }).run();
+    expect(await findLatestOpenConversation(env.DB, teamId, participantId)).toBeNull();
+  });
+
+  it("is read through conversations_by_participant_status", async () => {
+    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
+    const prepare = db.prepare;
+    const queries: string[] = [];
+    db.prepare = function (this: D1Database, query: string) {
+      queries.push(query);
+      return prepare.call(this, query);
+    };
+    try {
+      await findLatestOpenConversation(env.DB, teamId, "part_x");
+    } finally {
+      db.prepare = prepare;
+    }
+    expect(queries).toHaveLength(1);
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${queries[0]}`).bind("part_x", teamId).all<{ detail: string }>();
+    const details = plan.results.map((row) => row.detail).join(" | ");
+    expect(details).toContain("conversations_by_participant_status");
+    expect(details).not.toContain("TEMP B-TREE");
   });
 });

@@ -11,6 +11,7 @@ export const MISSING_IDS: Readonly<Record<string, string>> = {
   conversation: "conv_00000000000000000000000000",
   participant: "part_00000000000000000000000000",
   api_key: "0000000000000000",
+  webhook: "wh_00000000000000000000000000",
 };
 
 /** What a suite's `setup` makes: a fresh team and the resources of it the routes name. */

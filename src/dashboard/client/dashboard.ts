@@ -1,5 +1,8 @@
 // The dashboard's behaviours, as progressive enhancements of server-rendered pages.
 // Each page module registers itself on elements it finds; nothing runs inline (strict CSP).
+import "./chatbots";
+import "./conversation";
+import "./participants";
 import { enhanceAll } from "./enhance";
 
 enhanceAll(document);
