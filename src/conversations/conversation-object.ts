@@ -9,7 +9,7 @@ import { ProblemError } from "../shared/problem";
 import { nowIso } from "../shared/time";
 import type { Trigger, TriggerAction, TriggerEvent, TriggerFiring } from "../triggers/model";
 import { findTrigger } from "../triggers/storage";
-import { type DomainEvent, type EventType, newEventId } from "../webhooks/events";
+import { type DomainEvent, type EventType, newEventId, participantEvent } from "../webhooks/events";
 import { publishEvents } from "../webhooks/publish";
 import { applyMetadata, type MetadataOutcome, type MetadataStore, type Warning } from "./metadata-rules";
 import type {
@@ -191,7 +191,7 @@ export class ConversationObject extends DurableObject<Env> {
     const customer: CustomerRecord = { name: null, email: null, phone: null, timezone: null, ...policy.change };
     const identifier = input.identity?.sub ?? input.visitorIdentifier;
     const db = this.env.DB;
-    let participant: D1Result<{ id: string }>;
+    let participant: D1Result<{ id: string; created: number }>;
     let conversation: D1Result;
     try {
       [participant, conversation] = (await db.batch([
@@ -211,7 +211,7 @@ export class ConversationObject extends DurableObject<Env> {
           identifier,
           startedAt: now,
         }),
-      ])) as [D1Result<{ id: string }>, D1Result];
+      ])) as [D1Result<{ id: string; created: number }>, D1Result];
     } catch (error) {
       console.error("conversation start: D1 refused", error);
       throw new Error(STORAGE_UNAVAILABLE);
@@ -235,7 +235,11 @@ export class ConversationObject extends DurableObject<Env> {
     this.synced = customer;
     this.identity = input.identity;
     await this.scheduleAlarm(FLUSH_DELAY_MS);
-    this.publish([this.event("conversation.started", { started_at: now, metadata: changesOf(outcome, entries) })]);
+    const created = participant.results[0]!.created === 1;
+    this.publish([
+      ...(created ? [this.participantCreated(identifier, customer, input.identity !== null, now)] : []),
+      this.event("conversation.started", { started_at: now, metadata: changesOf(outcome, entries) }),
+    ]);
     await this.fire("conversation_started", input.triggers);
     return { info, metadata: answer(outcome, [...policy.warnings, ...input.warnings]), cost };
   }
@@ -456,6 +460,23 @@ export class ConversationObject extends DurableObject<Env> {
       console.error("publishing kept webhook events failed again", error);
       await this.scheduleAlarm(CUSTOMER_RETRY_MS.max);
     }
+  }
+
+  /** `participant.created` for the web participant this conversation just made, as the API shows it. */
+  private participantCreated(identifier: string, customer: CustomerRecord, verified: boolean, now: string): DomainEvent {
+    const info = this.requireInfo();
+    return participantEvent("participant.created", info.team_id, {
+      id: info.participant_id,
+      chatbot_id: info.chatbot_id,
+      channel: "web",
+      identifier,
+      ...customer,
+      data: {},
+      version: 1,
+      verified,
+      created_at: now,
+      updated_at: now,
+    });
   }
 
   /** When the visitor last wrote, as an inactivity timer due at `dueAt` knows it. */

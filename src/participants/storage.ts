@@ -318,7 +318,8 @@ export function insertParticipant(db: D1Database, row: ParticipantRow, writeId: 
 /**
  * The web widget's participant (chatbot, `web`, identifier), created where missing;
  * customer fields it brings fill in, and never blank, what is stored. A verified one
- * (its identifier is an identity token's subject) is marked so for good. Returns its id.
+ * (its identifier is an identity token's subject) is marked so for good. Returns its id,
+ * and `created` 1 where this statement made it (only then are both its times now).
  */
 export function upsertWebParticipant(
   db: D1Database,
@@ -333,7 +334,7 @@ export function upsertWebParticipant(
          name = coalesce(excluded.name, name), email = coalesce(excluded.email, email),
          phone = coalesce(excluded.phone, phone), timezone = coalesce(excluded.timezone, timezone),
          verified = max(verified, excluded.verified), updated_at = excluded.updated_at
-       RETURNING id`,
+       RETURNING id, created_at = updated_at AS created`,
     )
     .bind(
       input.id,

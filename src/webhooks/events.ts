@@ -39,7 +39,7 @@ export const newEventId = (now = Date.now()) => newId("evt", now);
 export function participantEvent(
   type: "participant.created" | "participant.data.updated",
   teamId: string,
-  participant: { id: string; chatbot_id: string; updated_at: string },
+  participant: { id: string; chatbot_id: string; updated_at: string; [field: string]: unknown },
 ): DomainEvent {
   const at = Date.parse(participant.updated_at);
   return {
