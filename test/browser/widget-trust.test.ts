@@ -87,6 +87,8 @@ describe("the widget's trust work, in Chromium", () => {
     await setData(page, { "octocom:data:plan": "platinum" });
 
     await page.getByRole("button", { name: "Retry", exact: true }).click();
+    // The live socket may bring the reply before the retried send settles: wait for the send.
+    await page.locator("chat-context-widget .msg.sending").waitFor({ state: "detached" });
     await botMessages(page).nth(1).waitFor();
     expect(await page.locator("chat-context-widget .msg.failed").count()).toBe(0);
     expect(await storedVisitorTexts(apiKey, conversation_id)).toEqual(["before the loss", "the answer to this is lost"]);
@@ -129,6 +131,7 @@ describe("the widget's trust work, in Chromium", () => {
     expect(await failed.textContent()).toContain("queued over a reload");
     await page.getByRole("button", { name: "Retry", exact: true }).click();
     await failed.waitFor({ state: "detached" });
+    await page.locator("chat-context-widget .msg.sending").waitFor({ state: "detached" });
     expect(site.messageBodies[2].client_message_id).toBe(sentId);
     expect(await storedVisitorTexts(apiKey, conversation_id)).toEqual(["first", "queued over a reload"]);
     // Shown once too: the retried bubble gives way to the one read back from the server.

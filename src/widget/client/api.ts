@@ -1,7 +1,7 @@
 // The widget's API client: JSON over fetch to the service that served widget.js. Every
 // failure is an HttpError; status 0 means the network was unreachable.
 
-type Role = "visitor" | "bot";
+type Role = "visitor" | "bot" | "agent";
 export type Message = { id: string; role: Role; text: string };
 /** A custom data key (prefix stripped) the server rejected or warned about, and why. */
 export type Pair = { key: string; reason: string };
@@ -18,9 +18,12 @@ export class HttpError extends Error {
   // Declared and assigned, not a parameter property: at ES2020 that would bundle a
   // defineProperty helper into widget.js for this one field.
   declare readonly status: number;
-  constructor(status: number, detail: string) {
+  /** The problem's type (`/problems/<slug>`), where the server answered one. */
+  declare readonly type?: string;
+  constructor(status: number, detail: string, type?: string) {
     super(detail);
     this.status = status;
+    this.type = type;
   }
 }
 
@@ -63,13 +66,18 @@ async function request(path: string, body?: unknown): Promise<any> {
   } catch {
     // not JSON
   }
-  if (!response.ok) throw new HttpError(response.status, json?.detail || `The server answered ${response.status}.`);
+  if (!response.ok) throw new HttpError(response.status, json?.detail || `The server answered ${response.status}.`, json?.type);
   // The status, not the Idempotent-Replayed header: CORS does not expose that header to the page.
   if (typeof json === "object" && json && body !== undefined) json.replayed = response.status === 200;
   return json;
 }
 
-const messagesPath = (conversationId: string) => `${CONVERSATIONS}/${encodeURIComponent(conversationId)}/messages`;
+const conversationPath = (conversationId: string) => `${CONVERSATIONS}/${encodeURIComponent(conversationId)}`;
+const messagesPath = (conversationId: string) => `${conversationPath(conversationId)}/messages`;
+
+/** The conversation's live socket: a browser cannot set headers on it, so the token is a parameter. */
+export const liveUrl = (conversationId: string, token: string): string =>
+  `${base.replace(/^http/, "ws")}${conversationPath(conversationId)}/live?token=${encodeURIComponent(token)}`;
 
 /** Starts a conversation: the one request without the conversation token. */
 export const startConversation = (body: {

@@ -1,22 +1,26 @@
 // The conversation's messages: what the server already has (read back when a conversation
-// resumes) and the outbox, what the visitor typed that the server has not acknowledged,
+// resumes, then pushed or polled by live.ts) and the outbox, what the visitor typed that the server has not acknowledged,
 // sent in order, one at a time, each with its client_message_id (so a retry is stored
 // once) and the site's identity token where there is one. With each message go the custom
 // data pairs whose value the server has not accepted yet; what it refused or warned about
 // is reported on the console, once per key, reason and value in a page view.
 import { HttpError, type Message, type MetadataAnswer, type Pair, readMessages, sendMessage, startConversation } from "./api";
+import { follow } from "./live";
 import { warn } from "./log";
 import { announce, chatbotId, forget, outbox, save, state, sync } from "./session";
 import { hashValue, newClientMessageId, type Outgoing, readCustomData, readIdentityToken } from "./state";
-import { rekey, setStatus, show } from "./view";
+import { known, note, rekey, setStatus, show } from "./view";
 
 /** Pages of 200 read when a conversation resumes: bounded, newest pages beyond are not shown. */
 const MAX_HISTORY_PAGES = 25;
+const ENDED = "/problems/conversation-ended";
 
 /** key|reason|value hash already reported on the console in this page view */
 const reported = new Set<string>();
 let historyLoaded = false;
 let busy = false;
+/** Pushed or read while a message is being sent: shown once its answer is, see receive(). */
+const held: Message[] = [];
 let counter = 0;
 
 function timezone(): string | undefined {
@@ -51,6 +55,34 @@ function acknowledge(sent: Record<string, string>, answer: MetadataAnswer | unde
   for (const pair of answer?.warnings ?? []) report(pair, "has a warning");
 }
 
+/**
+ * Messages read or pushed by the server (live.ts), in the server's order: each id shown once.
+ * While a message is being sent they wait for its answer, which shows it and its reply first:
+ * the socket usually brings them sooner, and the visitor would see the message twice. The
+ * list keeps the server's order: a message not shown yet goes before the next one of its
+ * batch that is (an agent's message stored just before the visitor's, held meanwhile).
+ */
+function receive(messages: Message[]): void {
+  if (busy) held.push(...messages);
+  else showInOrder(messages);
+}
+
+function showInOrder(messages: Message[]): void {
+  const placed: [Message, string | undefined][] = [];
+  let next: string | undefined;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i]!;
+    if (known(message.id)) next = message.id;
+    else placed.push([message, next]);
+  }
+  for (let i = placed.length - 1; i >= 0; i--) show(placed[i]![0], undefined, undefined, placed[i]![1]);
+}
+
+/** Live updates of the conversation in the state, whose messages up to `after` are shown. */
+function followConversation(after: string): void {
+  if (state.conversation_id && state.token) follow(state.conversation_id, state.token, after, receive);
+}
+
 /** Shows the conversation so far (once per page view, again after a failure), then the outbox. */
 export async function loadHistory(): Promise<void> {
   if (historyLoaded) return;
@@ -76,16 +108,22 @@ export async function loadHistory(): Promise<void> {
       }
     }
     for (const message of messages) show(message);
+    if (historyLoaded) followConversation(messages[messages.length - 1]?.id ?? "");
   }
   // What was typed but never acknowledged before a reload: shown, to be retried.
   for (const item of outbox) showOutgoing(item, "failed");
 }
 
-/** Sends one typed message; starts the conversation first where there is none. */
+/**
+ * Sends one typed message; starts the conversation first where there is none. Where the
+ * conversation has ended, or the server no longer knows it, a new one is started and the
+ * message sent there with the same client_message_id: nothing typed is lost.
+ */
 async function deliver(item: Outgoing): Promise<void> {
   sync();
   const tz = timezone();
-  // Two rounds at most: the second after the server no longer knows the conversation.
+  let replaced = false;
+  // Two rounds at most: the second in a new conversation.
   for (let round = 0; round < 2; round++) {
     const data = readCustomData();
     let fresh = false;
@@ -102,6 +140,8 @@ async function deliver(item: Outgoing): Promise<void> {
       save();
       announce();
       fresh = true;
+      if (replaced) note("A new conversation started");
+      followConversation("");
     }
     // The first message of a conversation repeats every pair, so its reply sees them;
     // after that only pairs whose value differs from what the server accepted.
@@ -121,13 +161,19 @@ async function deliver(item: Outgoing): Promise<void> {
       acknowledge(answer.replayed ? {} : delta, answer.metadata);
       rekey(item.id, answer.message.id);
       show(answer.message);
+      // A chatbot without stand-in replies answers through its bot, live.
       if (answer.reply) show(answer.reply);
       announce();
+      // Another tab may have replaced the conversation: follow the one just written to.
+      followConversation("");
       return;
     } catch (error) {
-      const status = (error as HttpError).status;
-      if (round === 0 && !fresh && (status === 401 || status === 404)) {
+      const { status, type } = error as HttpError;
+      if (round === 0 && (type === ENDED || (!fresh && (status === 401 || status === 404)))) {
         forget();
+        replaced = true;
+        // The old conversation's late messages would show under the new one.
+        held.length = 0;
         continue;
       }
       throw error;
@@ -154,6 +200,9 @@ export async function pump(): Promise<void> {
         showOutgoing(item, "failed", detail);
         for (const waiting of outbox.slice(1)) showOutgoing(waiting, "failed");
         break;
+      } finally {
+        // What arrived meanwhile, after the answer (or the failure) it waited for.
+        showInOrder(held.splice(0));
       }
     }
   } finally {

@@ -19,6 +19,9 @@ h2{margin:0;font-weight:600;font-size:16px}
 .msg{max-width:85%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 .visitor{align-self:flex-end;background:#2f5bea;color:#fff;border-bottom-right-radius:4px}
 .bot{align-self:flex-start;background:#fff;border:1px solid #dde1ea;border-bottom-left-radius:4px}
+.agent{align-self:flex-start;background:#eaf6ee;border:1px solid #93caa3;border-bottom-left-radius:4px}
+.who{display:block;font-size:12px;font-weight:700;color:#1b5e31;margin-bottom:2px}
+.sep{align-self:center;margin:4px 0;font-size:12px;color:#5c6270}
 .pending{opacity:.7}
 .failed{background:#fff0f0;color:#8a1020;border:1px solid #e9a3ab}
 .note{display:block;font-size:12px;margin-top:4px}

@@ -83,6 +83,8 @@ export function createView(title: string, draft: string, events: ViewEvents): HT
   log = el("div", "log");
   log.setAttribute("role", "log");
   log.setAttribute("aria-live", "polite");
+  // Focusable, so a keyboard can scroll a conversation longer than the panel.
+  log.tabIndex = 0;
   empty = el("p", "empty", "Ask us anything.");
   log.append(empty);
   status = el("p", "status");
@@ -131,19 +133,36 @@ function submit(): void {
   on.send(text);
 }
 
-/** Shows a message, or updates its bubble: sending, failed (with a Retry button) or delivered. */
-export function show(message: Message, pending?: "sending" | "failed", detail?: string): void {
+/**
+ * Adds to the conversation: what the visitor is sending goes last; what the server has goes
+ * before the message `before` where one is named, else before the messages still unsent, so
+ * those stay at the end and the rest keeps its order.
+ */
+function place(node: HTMLElement, unsent: boolean, before?: string): void {
   empty.remove();
+  log.insertBefore(node, (before && bubbles.get(before)) || (unsent ? null : log.querySelector(".sending,.failed")));
+}
+
+/** Whether a message is shown. */
+export const known = (id: string): boolean => bubbles.has(id);
+
+/**
+ * Shows a message, or updates its bubble: sending, failed (with a Retry button) or delivered;
+ * a new one from the server goes before the message `before` where one is named.
+ */
+export function show(message: Message, pending?: "sending" | "failed", detail?: string, before?: string): void {
   let bubble = bubbles.get(message.id);
   if (!bubble) {
     bubble = el("div");
+    place(bubble, !!pending, before);
     bubbles.set(message.id, bubble);
-    log.append(bubble);
   }
   bubble.className = `msg ${message.role}${pending ? ` ${pending}` : ""}`;
   const text = el("div", "", message.text);
   text.dir = "auto";
   bubble.textContent = "";
+  // A person of the team, named for everyone (screen readers read the label first).
+  if (message.role === "agent") bubble.append(el("span", "who", "Agent"));
   bubble.append(text);
   if (pending === "sending") bubble.append(el("span", "note", "Sending\u2026"));
   if (pending === "failed") {
@@ -168,6 +187,11 @@ export function rekey(from: string, to: string): void {
   bubbles.delete(from);
   if (bubbles.has(to)) local.remove();
   else bubbles.set(to, local);
+}
+
+/** A line in the conversation between messages ("A new conversation started"). */
+export function note(text: string): void {
+  place(el("p", "sep", text), false);
 }
 
 /** The line under the conversation ("" hides it). */

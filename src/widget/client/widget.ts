@@ -1,8 +1,9 @@
 // The embeddable widget: `<script src="https://HOST/widget.js" data-chatbot-id="..." async></script>`.
 // Built by scripts/build.mjs into dist/assets/widget.js (see docs/widget.md). This file only
-// wires the parts: the state (session.ts), the API client (api.ts), the view (view.ts) and
-// the conversation's messages with their custom data (outbox.ts).
+// wires the parts: the state (session.ts), the API client (api.ts), the view (view.ts), the
+// conversation's messages with their custom data (outbox.ts) and its live updates (live.ts).
 import { configureApi } from "./api";
+import { nudge } from "./live";
 import { warn } from "./log";
 import { loadHistory, pump, submit } from "./outbox";
 import { announce, openSession, save, state } from "./session";
@@ -35,7 +36,10 @@ function boot(script: HTMLScriptElement): void {
     setPanelOpen(open);
     state.open = open;
     save();
-    if (open) void loadHistory();
+    if (open) {
+      void loadHistory();
+      nudge();
+    }
     if (focus) focusView(open);
   }
 
