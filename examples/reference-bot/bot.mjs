@@ -18,9 +18,14 @@ import { Webhook } from "standardwebhooks";
 /** The prompt the bot renders for each visitor message: any template of the prompt API. */
 export const TEMPLATE = "Thanks for your message! Your plan is {participant_data.plan}. What I know about you: {participant_data}";
 
-/** Builds the bot: a request handler for the webhook endpoint. */
+/**
+ * Builds the bot: a request handler for the webhook endpoint.
+ * @param {{ baseUrl: string, apiKey: string, webhookSecret: string, template?: string, fetch?: typeof globalThis.fetch }} options
+ * @returns {(request: import("node:http").IncomingMessage, response: import("node:http").ServerResponse) => Promise<void>}
+ */
 export function createBot({ baseUrl, apiKey, webhookSecret, template = TEMPLATE, fetch = globalThis.fetch }) {
   const verifier = new Webhook(webhookSecret);
+  /** @param {string} method @param {string} path @param {unknown} body */
   const api = async (method, path, body) => {
     const response = await fetch(baseUrl + path, {
       method,
@@ -32,7 +37,11 @@ export function createBot({ baseUrl, apiKey, webhookSecret, template = TEMPLATE,
     return json;
   };
 
-  /** Answers one verified `message.created` event; ignores the team's own messages. */
+  /**
+   * Answers one verified `message.created` event; ignores the team's own messages.
+   * @param {{ data: { conversation_id: string, participant_id: string, message: { role: string } } }} event
+   * @param {string | string[] | undefined} webhookId
+   */
   async function answer(event, webhookId) {
     const { conversation_id, participant_id, message } = event.data;
     if (message.role !== "visitor") return;
@@ -48,9 +57,10 @@ export function createBot({ baseUrl, apiKey, webhookSecret, template = TEMPLATE,
     const chunks = [];
     for await (const chunk of request) chunks.push(chunk);
     const payload = Buffer.concat(chunks).toString("utf8");
+    /** @type {any} */
     let event;
     try {
-      event = verifier.verify(payload, request.headers);
+      event = verifier.verify(payload, /** @type {Record<string, string>} */ (request.headers));
     } catch {
       response.writeHead(401).end("bad signature");
       return;

@@ -7,7 +7,6 @@ import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-expect-error: a plain ES module of the examples folder, run as users run it
 import { createBot } from "../../examples/reference-bot/bot.mjs";
 import { api, BASE, botMessages, createChatbot, launch, launcher, messageBox, openSite, sendButton, setData } from "../browser/support";
 
@@ -39,7 +38,7 @@ describe("the reference bot", () => {
 
     // The bot, listening on loopback, subscribed to the chatbot's messages.
     let webhookSecret = "";
-    let handle: ((request: unknown, response: unknown) => Promise<void>) | null = null;
+    let handle: ReturnType<typeof createBot> | null = null;
     server = createServer((request, response) => void handle?.(request, response));
     await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as AddressInfo).port;
