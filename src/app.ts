@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { actionRoutes } from "./actions/routes";
+import { analyticsRoutes } from "./analytics/routes";
 import { apiKeyRoutes } from "./api-keys/routes";
 import { chatbotRoutes } from "./chatbots/routes";
 import { conversationRoutes } from "./conversations/routes";
@@ -35,6 +37,8 @@ app.route("/v1/participants", participantRoutes);
 app.route("/v1/prompts", promptRoutes);
 app.route("/v1/api-keys", apiKeyRoutes);
 app.route("/v1/webhooks", webhookRoutes);
+app.route("/v1/actions", actionRoutes);
+app.route("/v1/analytics", analyticsRoutes);
 app.route("/playground", playgroundRoutes);
 app.route("/dashboard", dashboardRoutes);
 

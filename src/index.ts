@@ -1,6 +1,7 @@
 import { app } from "./app";
 import { deliverWebhooks } from "./webhooks/deliver";
 
+export { ActionOutbound } from "./actions/outbound";
 export { ConversationObject } from "./conversations/conversation-object";
 export { ScheduleObject } from "./schedules/schedule-object";
 export { app };

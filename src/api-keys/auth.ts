@@ -18,7 +18,7 @@ export const API_KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
  * The POST routes that only read, which a `read` key may call. Every other method but GET
  * and HEAD is a write, so a new route is refused to read keys until it is listed here.
  */
-export const READ_ONLY_POSTS: ReadonlySet<string> = new Set(["/v1/prompts/render"]);
+export const READ_ONLY_POSTS: ReadonlySet<string> = new Set(["/v1/prompts/render", "/v1/analytics/conversations"]);
 
 function isWrite(method: string, path: string): boolean {
   if (method === "GET" || method === "HEAD") return false;

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { runActionById } from "../actions/run";
 import { writeParticipantData } from "../participants/data-writes";
 import { type JsonObject, mergePatch } from "../participants/json-data";
 import { type CustomerRecord, updateCustomerFields, upsertWebParticipant } from "../participants/storage";
@@ -556,7 +557,12 @@ export class ConversationObject extends DurableObject<Env> {
         await this.setState({ status: "ended" }, triggers);
         return "Ended the conversation.";
       case "run_action":
-        throw new Error(`Custom action ${action.action_id} could not run: custom actions are not available in this deployment yet.`);
+        return runActionById(this.env, action.action_id, {
+          teamId: info.team_id,
+          chatbotId: info.chatbot_id,
+          conversationId: info.conversation_id,
+          participantId: info.participant_id,
+        });
     }
   }
 
@@ -676,12 +682,11 @@ export class ConversationObject extends DurableObject<Env> {
     }
     for (const row of changed) {
       statements.push(
-        upsertProjectedMetadata(db, {
+        ...upsertProjectedMetadata(db, {
           conversationId: info.conversation_id,
           chatbotId: info.chatbot_id,
           key: row.key,
           value: row.value,
-          updatedAt: row.updated_at,
         }),
       );
     }

@@ -256,13 +256,15 @@ export class ObjectStorage {
     this.run(null, "UPDATE trigger_state SET due_at = NULL, armed = NULL WHERE trigger_id = ?", triggerId);
   }
 
-  /** What fired here, oldest first (bounded). */
+  /** What fired here: the newest `limit`, oldest first. */
   readFirings(limit: number): TriggerFiring[] {
     return this.run<Omit<TriggerFiring, "on"> & { on_event: TriggerFiring["on"]; seq: number }>(
       null,
-      "SELECT seq, id, trigger_id, on_event, action_type, status, detail, fired_at, due_at FROM events ORDER BY seq LIMIT ?",
+      "SELECT seq, id, trigger_id, on_event, action_type, status, detail, fired_at, due_at FROM events ORDER BY seq DESC LIMIT ?",
       limit,
-    ).map(({ seq: _seq, on_event, ...firing }) => ({ ...firing, on: on_event }));
+    )
+      .map(({ seq: _seq, on_event, ...firing }) => ({ ...firing, on: on_event }))
+      .reverse();
   }
 
   // ---- webhook events --------------------------------------------------------------

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { conditionsOf, Filters } from "../analytics/filters";
 import { requireApiKey } from "../api-keys/auth";
 import { requireTeamChatbot } from "../chatbots/lookups";
 import { Cursor } from "../shared/cursor";
@@ -25,7 +26,26 @@ const ListQuery = z.object({
     .string()
     .max(METADATA_LIMITS.valueMaxCodePoints * 2)
     .optional(),
+  /** A JSON array of analytics filters ({key, op, value}), all of which must hold (docs/analytics.md). */
+  filter: z
+    .string()
+    .max(16 * 1024)
+    .optional(),
 });
+
+/** The `filter` parameter's filters: JSON text, validated as the analytics body's `filters`. */
+function filtersOf(text: string | undefined) {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`The filter query parameter is not valid JSON: ${(error as Error).message}`, [
+      { pointer: "", message: "is not valid JSON", code: "invalid_json" },
+    ]);
+  }
+  return conditionsOf(parseWith(Filters, value, "filter query parameter"));
+}
 
 const PutMetadata = z.strictObject({ value: z.string() });
 
@@ -70,6 +90,7 @@ conversationRoutes.get("/", async (c) => {
     cursor: query.cursor,
     limit: query.limit,
     metadata: query.metadata_key === undefined ? undefined : { key: query.metadata_key, value: query.metadata_value },
+    filters: filtersOf(query.filter),
   });
   return c.json({ conversations: page.rows, next_cursor: page.nextCursor });
 });

@@ -1,8 +1,9 @@
 /**
- * The `conversations` index and its `conversation_metadata` projection in D1. Each
+ * The `conversations` index and its metadata projection (`metadata_keys`, `metadata_values`) in D1. Each
  * conversation object holds the truth and copies counters and metadata here (its alarm),
  * for listing and analytics; reads of one conversation go to the object.
  */
+import { type Condition, filterConditions } from "../analytics/storage";
 import type { CustomerRecord } from "../participants/storage";
 
 export type ConversationRow = {
@@ -80,6 +81,8 @@ export type ConversationFilter = {
   limit: number;
   /** Only conversations holding this metadata key (with this value, where given). */
   metadata?: { key: string; value?: string };
+  /** Only conversations matching every one of these (the analytics engine's filters). */
+  filters?: Condition[];
 };
 
 /** One page, newest first (ids are time-ordered); `nextCursor` is the last id where more follow. */
@@ -101,13 +104,17 @@ export async function listConversations(
     where.push("c.id < ?");
     params.push(filter.cursor);
   }
+  const conditions: Condition[] = [...(filter.filters ?? [])];
   if (filter.metadata) {
-    const withValue = filter.metadata.value !== undefined;
-    where.push(
-      `EXISTS (SELECT 1 FROM conversation_metadata m WHERE m.conversation_id = c.id AND m.key = ?${withValue ? " AND m.value = ?" : ""})`,
-    );
-    params.push(filter.metadata.key);
-    if (withValue) params.push(filter.metadata.value);
+    const { key, value } = filter.metadata;
+    conditions.push(value === undefined ? { field: { key }, op: "exists" } : { field: { key }, op: "eq", value });
+  }
+  if (conditions.length > 0) {
+    // Keys are interned per chatbot: the named chatbot's, else each conversation's own.
+    const chatbot = filter.chatbotId ? { sql: "?", params: [filter.chatbotId] } : { sql: "c.chatbot_id", params: [] };
+    const sql = filterConditions(conditions, chatbot);
+    where.push(...sql.where);
+    params.push(...sql.params);
   }
   const { results } = await db
     .prepare(`SELECT ${COLUMNS} FROM conversations c WHERE ${where.join(" AND ")} ORDER BY c.id DESC LIMIT ?`)
@@ -163,18 +170,42 @@ export function updateConversationCounters(
     .bind(input.messageCount, input.lastMessageAt, input.id);
 }
 
+/**
+ * A value's number, parsed once when projected: JSON's number syntax, finite, no
+ * surrounding space (as migrations/0011_analytics.sql parses existing rows); else null.
+ */
+export function numericValue(value: string): number | null {
+  if (!/^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(value)) return null;
+  const number = Number(value);
+  return Number.isFinite(number) ? number : null;
+}
+
+/**
+ * Projects one metadata pair: interns the key for the chatbot, then upserts the value under
+ * the conversation's integer surrogate. Two statements, in this order, for one batch.
+ */
 export function upsertProjectedMetadata(
   db: D1Database,
-  input: { conversationId: string; chatbotId: string; key: string; value: string; updatedAt: string },
-): D1PreparedStatement {
-  return db
-    .prepare(
-      `INSERT INTO conversation_metadata (conversation_id, chatbot_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (conversation_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-    )
-    .bind(input.conversationId, input.chatbotId, input.key, input.value, input.updatedAt);
+  input: { conversationId: string; chatbotId: string; key: string; value: string },
+): D1PreparedStatement[] {
+  return [
+    db.prepare("INSERT INTO metadata_keys (chatbot_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(input.chatbotId, input.key),
+    db
+      .prepare(
+        `INSERT INTO metadata_values (key_id, conv, value, num)
+         SELECT k.id, c.seq, ?3, ?4 FROM metadata_keys k, conversations c WHERE k.chatbot_id = ?1 AND k.key = ?2 AND c.id = ?5
+         ON CONFLICT (key_id, conv) DO UPDATE SET value = excluded.value, num = excluded.num`,
+      )
+      .bind(input.chatbotId, input.key, input.value, numericValue(input.value), input.conversationId),
+  ];
 }
 
 export function deleteProjectedMetadata(db: D1Database, conversationId: string, key: string): D1PreparedStatement {
-  return db.prepare("DELETE FROM conversation_metadata WHERE conversation_id = ? AND key = ?").bind(conversationId, key);
+  return db
+    .prepare(
+      `DELETE FROM metadata_values
+       WHERE key_id = (SELECT k.id FROM conversations c JOIN metadata_keys k ON k.chatbot_id = c.chatbot_id WHERE c.id = ?1 AND k.key = ?2)
+         AND conv = (SELECT seq FROM conversations WHERE id = ?1)`,
+    )
+    .bind(conversationId, key);
 }

@@ -4,6 +4,7 @@ import { type Chatbot, findTeamChatbot, listTeamChatbots } from "../chatbots/sto
 import { ID_PATTERN } from "../shared/ids";
 import { ROTATION_GRACE_MS } from "../widget/identity";
 import type { DashboardEnv } from "./auth";
+import { type ChatbotAutomation, loadChatbotAutomation, TriggersSection, WebhooksSection } from "./chatbot-automation";
 import { formatTime, Layout, PAGE_HEADERS, Section, Value, type Viewer } from "./layout";
 
 /**
@@ -110,10 +111,21 @@ chatbotPages.get("/:id", async (c) => {
   const chatbot = ID_PATTERN.test(id) ? await findTeamChatbot(c.env.DB, viewer.teamId, id) : null;
   if (!chatbot) return c.html(notFoundPage(viewer), 404, PAGE_HEADERS);
   const origin = new URL(c.req.url).origin;
-  return c.html(<SettingsPage chatbot={chatbot} viewer={viewer} origin={origin} />, 200, PAGE_HEADERS);
+  const automation = await loadChatbotAutomation(c.env.DB, chatbot);
+  return c.html(<SettingsPage chatbot={chatbot} viewer={viewer} origin={origin} automation={automation} />, 200, PAGE_HEADERS);
 });
 
-function SettingsPage({ chatbot, viewer, origin }: { chatbot: Chatbot; viewer: Viewer; origin: string }) {
+function SettingsPage({
+  chatbot,
+  viewer,
+  origin,
+  automation,
+}: {
+  chatbot: Chatbot;
+  viewer: Viewer;
+  origin: string;
+  automation: ChatbotAutomation;
+}) {
   const canWrite = viewer.scope === "write";
   const schemaText = chatbot.participant_data_schema === null ? "" : JSON.stringify(chatbot.participant_data_schema, null, 2);
   const secretSet = chatbot.identity_secrets.current !== null;
@@ -328,10 +340,11 @@ function SettingsPage({ chatbot, viewer, origin }: { chatbot: Chatbot; viewer: V
           ) : null}
         </Section>
 
-        {/*
-          Triggers, actions and webhooks go here, each as its own <Section> in that order,
-          once those features exist: no empty placeholder sections are shown before then.
-        */}
+        <TriggersSection chatbot={chatbot} triggers={automation.triggers} viewer={viewer} />
+
+        {/* Custom actions go here, as their own <Section>, once that feature exists. */}
+
+        <WebhooksSection automation={automation} viewer={viewer} />
       </div>
     </Layout>
   );

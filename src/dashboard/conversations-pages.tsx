@@ -3,7 +3,7 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { listTeamChatbots } from "../chatbots/storage";
 import { conversationClient } from "../conversations/client";
-import type { Message } from "../conversations/model";
+import type { ConversationState, Message } from "../conversations/model";
 import { type ConversationView, findConversationView, listConversations } from "../conversations/storage";
 import { findCustomersByIds } from "../participants/storage";
 import { Cursor } from "../shared/cursor";
@@ -12,7 +12,9 @@ import { ID_PATTERN } from "../shared/ids";
 import { parseWith } from "../shared/json-body";
 import { WIDGET_KEY_PREFIX } from "../shared/key-prefixes";
 import { notFound } from "../shared/problem";
+import type { TriggerFiring } from "../triggers/model";
 import type { DashboardEnv } from "./auth";
+import { ACTION_LABELS, shorten, TRIGGER_EVENT_LABELS } from "./automation-labels";
 import { formatTime, Layout, PAGE_HEADERS, Section, Value } from "./layout";
 
 /** /dashboard/conversations: the list, and each conversation's page. */
@@ -279,6 +281,136 @@ function participantDataText(data: string | undefined): { text: string; cutShort
   return { text, cutShort: text.length < pretty.length, mayScroll };
 }
 
+/** Trigger firings the page shows, newest first (the API lists them all). */
+const EVENTS_SHOWN = 50;
+
+/** One firing as the page and its live updates show it. */
+type EventView = {
+  id: string;
+  on: string;
+  action: string;
+  status: "ok" | "failed";
+  detail: string;
+  fired_at: string;
+  time: string;
+};
+
+function eventViews(firings: TriggerFiring[]): EventView[] {
+  return firings
+    .slice(-EVENTS_SHOWN)
+    .reverse()
+    .map((firing) => ({
+      id: firing.id,
+      on: TRIGGER_EVENT_LABELS[firing.on] ?? firing.on,
+      action: ACTION_LABELS[firing.action_type] ?? firing.action_type,
+      status: firing.status,
+      detail: shorten(firing.detail, 500),
+      fired_at: firing.fired_at,
+      time: formatTime(firing.fired_at),
+    }));
+}
+
+/** The conversation's state as the header and its live updates show it. */
+function stateView(state: ConversationState) {
+  return { ...state, ended_label: state.ended_at ? formatTime(state.ended_at) : "" };
+}
+
+function EventItem({ event }: { event: EventView }) {
+  return (
+    <li class={`event event-${event.status}`} data-id={event.id}>
+      <span class="meta">
+        <time datetime={event.fired_at}>{event.time}</time> · <span class="event-status">{event.status === "ok" ? "OK" : "Failed"}</span>
+      </span>
+      <span class="event-what">
+        {event.on} → {event.action}
+      </span>
+      {event.detail ? (
+        <span class="event-detail">
+          <Value>{event.detail}</Value>
+        </span>
+      ) : null}
+    </li>
+  );
+}
+
+/** Status, outcome and when it ended; with End or Reopen and the outcome field for a write session. */
+function StateFacts({ state }: { state: ConversationState }) {
+  return (
+    <>
+      <div>
+        <dt>Status</dt>
+        <dd data-live="status">{state.status === "ended" ? "Ended" : "Open"}</dd>
+      </div>
+      <div>
+        <dt>Outcome</dt>
+        <dd data-live="outcome">{state.outcome === null ? <span class="unset">None</span> : <Value>{state.outcome}</Value>}</dd>
+      </div>
+      <div data-live="ended" hidden={state.ended_at === null}>
+        <dt>Ended</dt>
+        <dd data-live="ended-at">{state.ended_at ? <time datetime={state.ended_at}>{formatTime(state.ended_at)}</time> : null}</dd>
+      </div>
+    </>
+  );
+}
+
+function StateForm({ state }: { state: ConversationState }) {
+  const ended = state.status === "ended";
+  return (
+    <form class="conversation-state" data-conversation-state novalidate>
+      <button type="button" data-set-status={ended ? "open" : "ended"}>
+        {ended ? "Reopen conversation" : "End conversation"}
+      </button>
+      <div class="outcome-field">
+        <label for="conversation-outcome">Outcome</label>
+        <input
+          id="conversation-outcome"
+          name="outcome"
+          value={state.outcome ?? ""}
+          maxlength={64}
+          autocomplete="off"
+          spellcheck={false}
+          placeholder="resolved"
+          data-pointer="/outcome"
+          aria-describedby="conversation-outcome-help conversation-outcome-error"
+        />
+        <button type="submit">Set outcome</button>
+      </div>
+      <p id="conversation-outcome-help" class="help">
+        A label of a-z, 0-9, _ and -, such as <code>resolved</code> or <code>handoff</code>; empty clears it.
+      </p>
+      <p id="conversation-outcome-error" class="field-error" hidden />
+      <p class="form-status" role="status" />
+    </form>
+  );
+}
+
+function AgentForm() {
+  return (
+    <form class="agent-answer" data-agent-answer novalidate>
+      <label for="agent-text">Answer as agent</label>
+      <textarea
+        id="agent-text"
+        name="text"
+        rows={3}
+        dir="auto"
+        required
+        data-pointer="/text"
+        aria-describedby="agent-text-help agent-text-error"
+      />
+      <p id="agent-text-help" class="help">
+        The visitor sees it in the widget at once. Ctrl+Enter sends.
+      </p>
+      <p id="agent-text-error" class="field-error" hidden />
+      <div class="actions">
+        <button type="submit" class="primary">
+          Send as agent
+        </button>
+        <p class="form-status" role="status" />
+      </div>
+    </form>
+  );
+}
+
 /** Another team's conversation, a missing one and a malformed id answer the same page. */
 function notFoundPage(c: Context<DashboardEnv>) {
   return c.html(
@@ -301,7 +433,13 @@ conversationPages.get("/:id", async (c) => {
   if (!view) return notFoundPage(c);
   const { after } = PageQuery.parse(c.req.query());
   const client = conversationClient(c.env, id);
-  const [snapshot, page] = await Promise.all([client.snapshot(), client.listMessages({ after, limit: MESSAGES_PER_PAGE })]);
+  const [snapshot, page, firings] = await Promise.all([
+    client.snapshot(),
+    client.listMessages({ after, limit: MESSAGES_PER_PAGE }),
+    client.listEvents(),
+  ]);
+  const events = eventViews(firings);
+  const canWrite = viewer.scope === "write";
   const pairs = await metadataViews(snapshot.metadata);
   const customer = customerOf(view);
   const data = participantDataText(view.data);
@@ -347,7 +485,9 @@ conversationPages.get("/:id", async (c) => {
               <dt>Last message</dt>
               <dd data-live="last-message">{snapshot.last_message_at ? formatTime(snapshot.last_message_at) : "None yet"}</dd>
             </div>
+            <StateFacts state={snapshot.state} />
           </dl>
+          {canWrite ? <StateForm state={snapshot.state} /> : null}
           <p class="live-status help" role="status" />
         </header>
         <div class="columns">
@@ -378,6 +518,7 @@ conversationPages.get("/:id", async (c) => {
                 </a>
               ) : null}
             </nav>
+            {canWrite ? <AgentForm /> : null}
           </Section>
           <aside class="sidebar conversation-sidebar" aria-label="Conversation details">
             <Section id="metadata" title="Metadata">
@@ -411,6 +552,16 @@ conversationPages.get("/:id", async (c) => {
               </pre>
               {data.cutShort ? <p class="help">Only the start is shown here; the participant's page has the whole data.</p> : null}
             </Section>
+            <Section id="events" title="Events">
+              <p class="help empty-events" hidden={events.length > 0}>
+                No trigger has fired in this conversation.
+              </p>
+              <ol class="events" aria-label={`What the chatbot's triggers did, newest first (at most ${EVENTS_SHOWN})`}>
+                {events.map((event) => (
+                  <EventItem event={event} />
+                ))}
+              </ol>
+            </Section>
           </aside>
         </div>
       </div>
@@ -433,9 +584,10 @@ conversationPages.get("/:id/updates", async (c) => {
   if (!view) throw notFound("No conversation with that id.");
   const { after } = parseWith(UpdatesQuery, c.req.query(), "query");
   const client = conversationClient(c.env, id);
-  const [snapshot, page] = await Promise.all([
+  const [snapshot, page, firings] = await Promise.all([
     client.snapshot(),
     after === undefined ? null : client.listMessages({ after: after || undefined, limit: LIVE_MESSAGES_MAX }),
+    client.listEvents(),
   ]);
   const body = JSON.stringify({
     message_count: snapshot.message_count,
@@ -450,6 +602,8 @@ conversationPages.get("/:id/updates", async (c) => {
     metadata: await metadataViews(snapshot.metadata),
     customer: customerOf(view),
     participant_id: view.participant_id,
+    state: stateView(snapshot.state),
+    events: eventViews(firings),
   });
   const etag = `"${toHex(await sha256(body)).slice(0, 32)}"`;
   const headers = { "Cache-Control": "no-store", ETag: etag, "X-Content-Type-Options": "nosniff" };

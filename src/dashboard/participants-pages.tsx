@@ -10,6 +10,7 @@ import { ID_PATTERN } from "../shared/ids";
 import type { DashboardEnv } from "./auth";
 import { jsonText } from "./client/json-text";
 import { formatTime, Layout, PAGE_HEADERS, Section, Value, type Viewer } from "./layout";
+import { loadSchedules, SchedulesSection } from "./participant-schedules";
 
 /**
  * /dashboard/participants: the list (filters, create, CSV export and import) and each
@@ -399,9 +400,10 @@ participantPages.get("/:id", async (c) => {
   const id = c.req.param("id");
   const row = ID_PATTERN.test(id) ? await findTeamParticipant(c.env.DB, viewer.teamId, id) : null;
   if (!row) return notFoundPage(c);
-  const [chatbot, conversations] = await Promise.all([
+  const [chatbot, conversations, schedules] = await Promise.all([
     findTeamChatbot(c.env.DB, viewer.teamId, row.chatbot_id),
     listConversations(c.env.DB, { teamId: viewer.teamId, participantId: row.id, limit: CONVERSATIONS_SHOWN }),
+    loadSchedules(c.env.DB, row, viewer.teamId),
   ]);
   const data = jsonText(JSON.parse(row.data));
   return c.html(
@@ -438,6 +440,7 @@ participantPages.get("/:id", async (c) => {
           <CustomerSection row={row} viewer={viewer} />
         </div>
       </div>
+      <SchedulesSection participant={row} schedules={schedules} viewer={viewer} />
       <Section id="conversations" title="Conversations">
         {conversations.rows.length === 0 ? (
           <p>No conversations yet.</p>

@@ -263,3 +263,30 @@ export function recordFiring(db: D1Database, firing: Firing): D1PreparedStatemen
       firing.firedCount,
     );
 }
+
+// ---- the dashboard's participant page --------------------------------------------
+
+/**
+ * What the participant's page lists: the active schedules soonest first (at most
+ * `activeLimit`; the routes cap them per participant), then the newest `finishedLimit`
+ * completed or cancelled ones, in one statement (each part one range of an index).
+ * `moreFinished` says older finished ones exist.
+ */
+export async function listScheduleOverview(
+  db: D1Database,
+  filter: { teamId: string; participantId: string; activeLimit: number; finishedLimit: number },
+): Promise<{ active: ScheduleRow[]; finished: ScheduleRow[]; moreFinished: boolean }> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM (SELECT ${COLUMNS} FROM schedules WHERE participant_id = ?1 AND status = 'active' AND team_id = ?2
+         ORDER BY next_due_at LIMIT ?3)
+       UNION ALL
+       SELECT * FROM (SELECT ${COLUMNS} FROM schedules WHERE participant_id = ?1 AND status != 'active' AND team_id = ?2
+         ORDER BY id DESC LIMIT ?4)`,
+    )
+    .bind(filter.participantId, filter.teamId, filter.activeLimit, filter.finishedLimit + 1)
+    .all<ScheduleRow>();
+  const active = results.filter((row) => row.status === "active");
+  const finished = results.filter((row) => row.status !== "active");
+  return { active, finished: finished.slice(0, filter.finishedLimit), moreFinished: finished.length > filter.finishedLimit };
+}

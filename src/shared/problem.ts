@@ -38,6 +38,7 @@ export const PROBLEMS = {
   "participant-data-too-large": { status: 422, title: "Participant data too large" },
   "idempotency-key-reused": { status: 422, title: "Idempotency key reused" },
   "prompt-too-large": { status: 422, title: "Prompt too large" },
+  "action-failed": { status: 422, title: "Action failed" },
   "rate-limited": { status: 429, title: "Rate limited" },
   "internal-error": { status: 500, title: "Internal error" },
   "write-contention": { status: 503, title: "Write contention" },

@@ -223,3 +223,29 @@ export async function purgeDeliveriesBefore(db: D1Database, beforeId: string, ma
     .run();
   return result.meta.changes ?? 0;
 }
+
+/**
+ * The newest `perWebhook` deliveries of each of these webhooks, newest first (the
+ * dashboard's chatbot page), in one statement: for each webhook id one bounded range of
+ * `webhook_deliveries_by_webhook` (a correlated subquery per id), whatever the number of
+ * webhooks (the ids travel as one JSON parameter).
+ */
+export async function listRecentDeliveries(
+  db: D1Database,
+  webhookIds: readonly string[],
+  perWebhook: number,
+): Promise<Map<string, DeliveryView[]>> {
+  const recent = new Map<string, DeliveryView[]>(webhookIds.map((id) => [id, []]));
+  if (recent.size === 0) return recent;
+  const { results } = await db
+    .prepare(
+      `SELECT d.id, d.webhook_id, d.event_type, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.delivered_at
+       FROM json_each(?1) AS w JOIN webhook_deliveries d
+         ON d.id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = w.value ORDER BY id DESC LIMIT ?2)`,
+    )
+    .bind(JSON.stringify([...recent.keys()]), perWebhook)
+    .all<DeliveryView & { webhook_id: string }>();
+  for (const { webhook_id, ...row } of results) recent.get(webhook_id)?.push(row);
+  for (const rows of recent.values()) rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return recent;
+}

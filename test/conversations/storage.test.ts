@@ -64,9 +64,9 @@ describe("conversations storage", () => {
     const other = await startConversation();
     await env.DB.batch([
       updateConversationCounters(env.DB, { id, messageCount: 4, lastMessageAt: "2026-01-01T00:01:00.000Z" }),
-      upsertProjectedMetadata(env.DB, { conversationId: id, chatbotId, key: "chat-widget:plan", value: "pro", updatedAt: NOW }),
-      upsertProjectedMetadata(env.DB, { conversationId: id, chatbotId, key: "chat-widget:plan", value: "enterprise", updatedAt: NOW }),
-      upsertProjectedMetadata(env.DB, { conversationId: other.id, chatbotId, key: "chat-widget:plan", value: "free", updatedAt: NOW }),
+      ...upsertProjectedMetadata(env.DB, { conversationId: id, chatbotId, key: "chat-widget:plan", value: "pro" }),
+      ...upsertProjectedMetadata(env.DB, { conversationId: id, chatbotId, key: "chat-widget:plan", value: "enterprise" }),
+      ...upsertProjectedMetadata(env.DB, { conversationId: other.id, chatbotId, key: "chat-widget:plan", value: "free" }),
     ]);
     expect(await findTeamConversation(env.DB, teamId, id)).toMatchObject({ message_count: 4, last_message_at: "2026-01-01T00:01:00.000Z" });
     const byValue = await listConversations(env.DB, { teamId, limit: 10, metadata: { key: "chat-widget:plan", value: "enterprise" } });

@@ -1,6 +1,8 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BASE, call, createChatbot, createTeam } from "../support/api";
+import { newId } from "../../src/shared/ids";
+import { insertDeliveries, recordAttempt } from "../../src/webhooks/storage";
+import { BASE, call, countD1Statements, createChatbot, createTeam } from "../support/api";
 
 /** A signed-in browser's GET of a dashboard page (no Origin: a navigation). */
 async function page(path: string, cookie?: string) {
@@ -99,7 +101,7 @@ describe("dashboard chatbot settings", () => {
     expect(settings.text).toContain("Create identity secret</button>");
     // Every section is a landmark named by its heading, in a fixed order.
     const sections = [...settings.text.matchAll(/<section aria-labelledby="([a-z-]+)-heading"/g)].map((match) => match[1]);
-    expect(sections).toEqual(["general", "widget", "schema", "replies", "identity"]);
+    expect(sections).toEqual(["general", "widget", "schema", "replies", "identity", "triggers", "webhooks"]);
     expect(settings.text).toMatch(/<input type="checkbox" id="stand-in-replies" name="stand_in_replies" checked=""/);
   });
 
@@ -209,5 +211,239 @@ describe("what the settings page's scripts rely on", () => {
     expect(((await origins.json()) as { errors: { pointer: string }[] }).errors.map((error) => error.pointer)).toEqual([
       "/allowed_origins/1",
     ]);
+  });
+});
+
+/** The HTML of the section landmark `id` (sections are not nested on this page). */
+function sectionOf(html: string, id: string): string {
+  const start = html.indexOf(`<section aria-labelledby="${id}-heading"`);
+  expect(start, `section ${id}`).toBeGreaterThan(-1);
+  return html.slice(start, html.indexOf("</section>", start));
+}
+
+async function addTrigger(apiKey: string, chatbotId: string, body: Record<string, unknown>) {
+  const response = await call("POST", `/v1/chatbots/${chatbotId}/triggers`, { token: apiKey, body });
+  expect(response.status).toBe(201);
+  return response.json as { id: string };
+}
+
+async function addWebhook(apiKey: string, body: Record<string, unknown>) {
+  const response = await call("POST", "/v1/webhooks", { token: apiKey, body });
+  expect(response.status).toBe(201);
+  return response.json as { id: string; secret: string };
+}
+
+describe("dashboard chatbot triggers", () => {
+  it("lists the chatbot's triggers with when, delay, max fires and what they do, and the form to add one", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    const other = await createChatbot(team.apiKey, { name: "Other bot" });
+    const quiet = await addTrigger(team.apiKey, bot.id, {
+      on: "conversation_inactive",
+      delay_seconds: 5400,
+      max_fires: 3,
+      action: { type: "send_message", text: "Still there?" },
+    });
+    await addTrigger(team.apiKey, bot.id, {
+      on: "message_received",
+      action: { type: "update_participant_data", patch: { followed_up: true } },
+    });
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_ended", action: { type: "end_conversation" } });
+    await addTrigger(team.apiKey, other.id, { on: "conversation_started", action: { type: "send_message", text: "Not this bot's" } });
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    expect(settings.status).toBe(200);
+    const triggers = sectionOf(settings.text, "triggers");
+    expect(triggers).toContain('<h2 id="triggers-heading">Triggers</h2>');
+    expect([...triggers.matchAll(/<tr>\s*<th scope="row">/g)]).toHaveLength(3);
+    expect(triggers).not.toContain("Not this bot&#39;s");
+    expect(triggers).toContain("Conversation inactive");
+    expect(triggers).toContain("1 hour 30 minutes");
+    expect(triggers).toMatch(/<td class="count">3<\/td>/);
+    expect(triggers).toContain('Send a message: <span class="action-detail"><bdi dir="auto">Still there?</bdi>');
+    expect(triggers).toContain("{&quot;followed_up&quot;:true}");
+    expect(triggers).toContain("End the conversation");
+    // Each trigger's Delete asks for a confirmation (no window.confirm), named by what it deletes.
+    expect(triggers).toContain(`data-url="/v1/chatbots/${bot.id}/triggers/${quiet.id}"`);
+    expect(triggers).toContain('aria-label="Delete: trigger Conversation inactive: send a message"');
+    expect(triggers).toContain('<span class="confirm-step" data-confirm-step="true" hidden="">');
+    expect(triggers).toContain(">Confirm delete</button>");
+    // The form: every control labelled; the delay shown only for inactivity (the script toggles it).
+    for (const id of [
+      "trigger-on",
+      "trigger-delay",
+      "trigger-max-fires",
+      "trigger-action-type",
+      "trigger-text",
+      "trigger-patch",
+      "trigger-action-id",
+    ])
+      expect(triggers).toContain(`<label for="${id}">`);
+    expect(triggers).toMatch(/<div data-shown-for="conversation_inactive" hidden="">/);
+    expect(triggers).toContain('data-pointer="/delay_seconds"');
+    expect(triggers).toContain('data-pointer="/action/text"');
+  });
+
+  it("says when there are none, and renders hostile trigger values as text", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    const cookie = await signIn(team.apiKey);
+    expect(sectionOf((await page(`/dashboard/chatbots/${bot.id}`, cookie)).text, "triggers")).toContain("No triggers yet.");
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "send_message", text: HOSTILE.join(" ") } });
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "run_action", action_id: HOSTILE[0] } });
+    await addTrigger(team.apiKey, bot.id, {
+      on: "message_received",
+      action: { type: "update_participant_data", patch: { note: `${HOSTILE[1]}${"x".repeat(50_000)}` } },
+    });
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, cookie);
+    const triggers = sectionOf(settings.text, "triggers");
+    expect(triggers).not.toContain("<script>alert(1)");
+    expect(triggers).not.toContain("<img src=x");
+    expect(triggers).toContain(
+      '<bdi dir="auto">&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img src=x onerror=alert(1)&gt; \u202Eevil</bdi>',
+    );
+    expect(triggers).toContain("<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>");
+    // A long patch is shortened: the page does not carry 50,000 characters of it.
+    expect(settings.text.length).toBeLessThan(40_000);
+    expect(triggers).toContain("x…");
+  });
+});
+
+describe("dashboard chatbot webhooks", () => {
+  it("lists the webhooks for this chatbot and for all chatbots, never another chatbot's, and never a secret", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    const other = await createChatbot(team.apiKey, { name: "Other bot" });
+    const own = await addWebhook(team.apiKey, {
+      url: "https://hooks.example.com/own",
+      events: ["message.created", "conversation.ended"],
+      chatbot_id: bot.id,
+    });
+    const all = await addWebhook(team.apiKey, { url: "https://hooks.example.com/all", events: ["participant.created"] });
+    const theirs = await addWebhook(team.apiKey, {
+      url: "https://hooks.example.com/theirs",
+      events: ["message.created"],
+      chatbot_id: other.id,
+    });
+    const foreignTeam = await createTeam();
+    await addWebhook(foreignTeam.apiKey, { url: "https://hooks.example.com/foreign", events: ["message.created"] });
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    const webhooks = sectionOf(settings.text, "webhooks");
+    expect(webhooks).toContain('<h2 id="webhooks-heading">Webhooks</h2>');
+    expect(webhooks).toContain("https://hooks.example.com/own");
+    expect(webhooks).toContain("https://hooks.example.com/all");
+    expect(webhooks).not.toContain("https://hooks.example.com/theirs");
+    expect(webhooks).not.toContain(theirs.id);
+    expect(webhooks).not.toContain("foreign");
+    expect(webhooks).toContain("All of the team&#39;s chatbots");
+    expect(webhooks).toContain("<code>conversation.ended</code>");
+    expect(webhooks).toContain(`data-url="/v1/webhooks/${own.id}"`);
+    expect(webhooks).toContain(`data-url="/v1/webhooks/${all.id}"`);
+    expect(webhooks).toContain("No deliveries yet.");
+    for (const secret of [own.secret, all.secret, theirs.secret]) expect(settings.text).not.toContain(secret);
+    // The form: a URL, the events as checkboxes in a fieldset with its legend, and a place for the secret shown once.
+    expect(webhooks).toContain('<label for="webhook-url">URL</label>');
+    expect(webhooks).toMatch(/<fieldset data-pointer="\/events"[^>]*><legend>Events<\/legend>/);
+    expect([...webhooks.matchAll(/<input type="checkbox" id="webhook-event-[a-z-]+" name="events"/g)]).toHaveLength(8);
+    expect(webhooks).toMatch(/<div id="webhook-secret-output" class="secret" hidden="">/);
+    expect(webhooks).toContain("Copy webhook secret");
+  });
+
+  it("shows each webhook's 10 newest deliveries with status, attempts, last status code and error, escaped", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    const hook = await addWebhook(team.apiKey, { url: "https://hooks.example.com/d", events: ["message.created"], chatbot_id: bot.id });
+    const start = Date.parse("2026-04-01T10:00:00Z");
+    const made = Array.from({ length: 12 }, (_, i) => ({
+      id: newId("dlv", start + i * 60_000),
+      webhook_id: hook.id,
+      event_id: newId("evt", start + i * 60_000),
+      event_type: "message.created" as const,
+      payload: "{}",
+      created_at: new Date(start + i * 60_000).toISOString(),
+    }));
+    await insertDeliveries(env.DB, made);
+    const newest = made[11]!;
+    await recordAttempt(env.DB, newest.id, { status: "failed", statusCode: 502, error: `${HOSTILE.join(" ")}`, now: newest.created_at });
+    await recordAttempt(env.DB, made[10]!.id, { status: "delivered", statusCode: 200, error: null, now: "2026-04-01T10:10:30.000Z" });
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    const webhooks = sectionOf(settings.text, "webhooks");
+    expect([...webhooks.matchAll(/<tr data-delivery-status=/g)]).toHaveLength(10);
+    expect(webhooks).toMatch(
+      /<tr data-delivery-status="failed">.*?<td class="delivery-failed">Failed<\/td><td class="count">1<\/td><td>502<\/td>/s,
+    );
+    expect(webhooks).toMatch(/<tr data-delivery-status="delivered">.*?Delivered<\/td>.*?2026-04-01 10:10 UTC/s);
+    expect(webhooks).toContain('<td class="delivery-pending">Pending</td>');
+    expect(webhooks).not.toContain("<script>alert(1)");
+    expect(webhooks).toContain(
+      '<bdi dir="auto">&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img src=x onerror=alert(1)&gt; \u202Eevil</bdi>',
+    );
+    // Newest first; the two oldest are past the 10 shown.
+    expect(webhooks.indexOf("2026-04-01 10:11 UTC")).toBeLessThan(webhooks.indexOf("2026-04-01 10:02 UTC"));
+    expect(webhooks).not.toContain("2026-04-01 10:01 UTC");
+  });
+
+  it("reads the settings page in five statements after the session's, however many webhooks", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    for (let i = 0; i < 5; i++) await addWebhook(team.apiKey, { url: `https://hooks.example.com/${i}`, events: ["message.created"] });
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "end_conversation" } });
+    const cookie = await signIn(team.apiKey);
+    const { result, statements } = await countD1Statements(() => page(`/dashboard/chatbots/${bot.id}`, cookie));
+    expect(result.status).toBe(200);
+    // The session's key, the chatbot, its triggers, the team's webhooks, their recent deliveries.
+    expect(statements).toBe(5);
+  });
+
+  it("stays a bounded page at the limits: 50 triggers, 20 webhooks of long URLs, 10 deliveries each with long errors", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    for (let i = 0; i < 50; i++) {
+      await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "send_message", text: "m".repeat(10_000) } });
+    }
+    const start = Date.parse("2026-04-01T10:00:00Z");
+    for (let w = 0; w < 20; w++) {
+      const hook = await addWebhook(team.apiKey, {
+        url: `https://hooks.example.com/${"p".repeat(1_900)}${w}`,
+        events: ["message.created"],
+        chatbot_id: bot.id,
+      });
+      const made = Array.from({ length: 12 }, (_, i) => ({
+        id: newId("dlv", start + i * 1000 + w),
+        webhook_id: hook.id,
+        event_id: newId("evt", start + i * 1000 + w),
+        event_type: "message.created" as const,
+        payload: "{}",
+        created_at: new Date(start).toISOString(),
+      }));
+      await insertDeliveries(env.DB, made);
+      for (const delivery of made) {
+        await recordAttempt(env.DB, delivery.id, { status: "failed", statusCode: 500, error: "e".repeat(2_000), now: delivery.created_at });
+      }
+    }
+    const cookie = await signIn(team.apiKey);
+    const { result, statements } = await countD1Statements(() => page(`/dashboard/chatbots/${bot.id}`, cookie));
+    expect(statements).toBe(5);
+    expect([...result.text.matchAll(/<tr data-delivery-status=/g)]).toHaveLength(200);
+    expect(new TextEncoder().encode(result.text).length).toBeLessThan(260 * 1024);
+  });
+
+  it("shows a read key's session the triggers and webhooks without any control that changes them", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "send_message", text: "Welcome!" } });
+    await addWebhook(team.apiKey, { url: "https://hooks.example.com/ro", events: ["message.created"], chatbot_id: bot.id });
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(await readKeyOf(team.apiKey)));
+    expect(settings.status).toBe(200);
+    const triggers = sectionOf(settings.text, "triggers");
+    const webhooks = sectionOf(settings.text, "webhooks");
+    expect(triggers).toContain("Welcome!");
+    expect(webhooks).toContain("https://hooks.example.com/ro");
+    for (const html of [triggers, webhooks]) {
+      expect(html).not.toContain("data-confirm");
+      expect(html).not.toContain("<form");
+      expect(html).not.toContain("Delete");
+    }
+    expect(triggers).not.toContain(">Change</th>");
+    expect(settings.text).not.toContain("webhook-secret-output");
   });
 });

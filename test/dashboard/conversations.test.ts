@@ -329,3 +329,98 @@ describe("the conversation page's live updates", () => {
     expect(response.headers.get("Content-Type")).toMatch(/^application\/problem\+json/);
   });
 });
+
+async function addTrigger(apiKey: string, chatbotId: string, body: Record<string, unknown>) {
+  const response = await call("POST", `/v1/chatbots/${chatbotId}/triggers`, { token: apiKey, body });
+  expect(response.status, response.text).toBe(201);
+}
+
+describe("the conversation page's state, agent answers and events", () => {
+  it("shows the state in the header, End and the outcome for a write session, the agent form, and what fired", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "send_message", text: "Welcome!" } });
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "run_action", action_id: HOSTILE[0] } });
+    const started = await startConversationWith(bot.id);
+    const cookie = await signIn(team.apiKey);
+    const page = await browser(`/dashboard/conversations/${started.conversation_id}`, { cookie });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<dd data-live="status">Open</dd>');
+    expect(page.text).toContain('<dd data-live="outcome"><span class="unset">None</span></dd>');
+    expect(page.text).toMatch(/<div data-live="ended" hidden="">/);
+    expect(page.text).toContain('<button type="button" data-set-status="ended">End conversation</button>');
+    expect(page.text).toContain('<label for="conversation-outcome">Outcome</label>');
+    expect(page.text).toContain('data-pointer="/outcome"');
+    // Answering as an agent, inside the Messages section.
+    const messages = section(page.text, "messages");
+    expect(messages).toContain('<label for="agent-text">Answer as agent</label>');
+    expect(messages).toContain("Send as agent</button>");
+    // Events: newest first, each with what fired, its status and detail (escaped, isolated).
+    const events = section(page.text, "events");
+    expect(events).toContain('<h2 id="events-heading">Events</h2>');
+    const items = [...events.matchAll(/<li class="event event-(ok|failed)"/g)].map((match) => match[1]);
+    expect(items).toEqual(["failed", "ok"]);
+    expect(events).toContain("Conversation started → Send a message");
+    expect(events).toContain("Conversation started → Run a custom action");
+    expect(events).not.toContain("<script>alert(1)");
+    expect(events).toMatch(/<bdi dir="auto">[^<]*&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    expect(events).toContain('<span class="event-status">Failed</span>');
+    expect(events).toMatch(/<p class="help empty-events" hidden="">/);
+  });
+
+  it("shows an ended conversation as ended, with its outcome and time, and Reopen", async () => {
+    const { team, started, cookie } = await setUp();
+    const patched = await call("PATCH", `/v1/conversations/${started.conversation_id}`, {
+      token: team.apiKey,
+      body: { status: "ended", outcome: "resolved" },
+    });
+    expect(patched.status).toBe(200);
+    const page = await browser(`/dashboard/conversations/${started.conversation_id}`, { cookie });
+    expect(page.text).toContain('<dd data-live="status">Ended</dd>');
+    expect(page.text).toContain('<dd data-live="outcome"><bdi dir="auto">resolved</bdi></dd>');
+    expect(page.text).toContain(`<time datetime="${patched.json.ended_at}">`);
+    expect(page.text).toMatch(/<div data-live="ended">/);
+    expect(page.text).toContain('data-set-status="open">Reopen conversation</button>');
+    expect(page.text).toContain('value="resolved"');
+    expect(section(page.text, "events")).toContain("No trigger has fired in this conversation.");
+  });
+
+  it("gives a read key's session the state and events without End, the outcome field or the agent form", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "end_conversation" } });
+    const started = await startConversationWith(bot.id);
+    const read = await call("POST", "/v1/api-keys", { token: team.apiKey, body: { name: "viewer", scope: "read" } });
+    const page = await browser(`/dashboard/conversations/${started.conversation_id}`, { cookie: await signIn(read.json.key) });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<dd data-live="status">Ended</dd>');
+    expect(section(page.text, "events")).toContain("Conversation started → End the conversation");
+    for (const control of ["data-conversation-state", "data-set-status", "data-agent-answer", "agent-text", "conversation-outcome"])
+      expect(page.text).not.toContain(control);
+    // The only form is the header's sign-out.
+    expect(page.text.match(/<form/g)).toHaveLength(1);
+  });
+
+  it("answers the state and the events in the live updates, so an open page follows them", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    await addTrigger(team.apiKey, bot.id, { on: "conversation_ended", action: { type: "send_message", text: "Bye <b>now</b>" } });
+    const started = await startConversationWith(bot.id);
+    const cookie = await signIn(team.apiKey);
+    const path = `/dashboard/conversations/${started.conversation_id}/updates?after=`;
+    const before = JSON.parse((await browser(path, { cookie })).text);
+    expect(before.state).toEqual({ status: "open", outcome: null, ended_at: null, ended_label: "" });
+    expect(before.events).toEqual([]);
+    const ended = await call("PATCH", `/v1/conversations/${started.conversation_id}`, {
+      token: team.apiKey,
+      body: { status: "ended", outcome: "handoff" },
+    });
+    const after = JSON.parse((await browser(path, { cookie })).text);
+    expect(after.state).toMatchObject({ status: "ended", outcome: "handoff", ended_at: ended.json.ended_at });
+    expect(after.state.ended_label).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
+    expect(after.events).toHaveLength(1);
+    expect(after.events[0]).toMatchObject({ on: "Conversation ended", action: "Send a message", status: "ok" });
+    expect(after.events[0].time).toMatch(/ UTC$/);
+    expect(after.messages.at(-1).text).toBe("Bye <b>now</b>");
+  });
+});

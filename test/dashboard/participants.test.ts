@@ -1,5 +1,7 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { cancelSchedule, insertSchedule } from "../../src/schedules/storage";
+import { newId } from "../../src/shared/ids";
 import { BASE, call, countD1Statements, createTeam, sendMessageOk, startConversationWith } from "../support/api";
 import { createParticipant, teamWithChatbot } from "../support/participants";
 
@@ -156,14 +158,14 @@ describe("dashboard participant page", () => {
     expect(view.text).toContain(`href="/dashboard/chatbots/${chatbot.id}"`);
   });
 
-  it("reads the page in three statements after the session's", async () => {
+  it("reads the page in four statements after the session's", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const participant = await createParticipant(apiKey, chatbot.id);
     const cookie = await signIn(apiKey);
     const { result, statements } = await countD1Statements(() => page(`/dashboard/participants/${participant.id}`, cookie));
     expect(result.status).toBe(200);
-    // The session's key, the participant, its chatbot, its conversations.
-    expect(statements).toBe(4);
+    // The session's key, the participant, its chatbot, its conversations, its schedules.
+    expect(statements).toBe(5);
   });
 
   it("shows at most 20 conversations, and says so", async () => {
@@ -247,5 +249,172 @@ describe("dashboard participant page", () => {
     const answer = await page("/dashboard/participants/part_00000000000000000000000000");
     expect(answer.status).toBe(303);
     expect(answer.headers.get("Location")).toBe("/dashboard/login?next=%2Fdashboard%2Fparticipants%2Fpart_00000000000000000000000000");
+  });
+});
+
+/** The HTML of the section landmark `id`. */
+function sectionOf(html: string, id: string): string {
+  const start = html.indexOf(`<section aria-labelledby="${id}-heading"`);
+  expect(start, `section ${id}`).toBeGreaterThan(-1);
+  return html.slice(start, html.indexOf("</section>", start));
+}
+
+async function addSchedule(apiKey: string, participantId: string, body: Record<string, unknown>) {
+  const response = await call("POST", `/v1/participants/${participantId}/schedules`, { token: apiKey, body });
+  expect(response.status, response.text).toBe(201);
+  return response.json as { id: string };
+}
+
+/** Next year, so the times are ahead whenever the suite runs (January: Paris is UTC+1). */
+const YEAR = new Date().getUTCFullYear() + 1;
+
+describe("dashboard participant schedules", () => {
+  it("lists active schedules soonest first in the participant's timezone and UTC, then cancelled ones with their status", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const participant = await createParticipant(apiKey, chatbot.id, { timezone: "Europe/Paris" });
+    const weekly = await addSchedule(apiKey, participant.id, {
+      name: "Weekly check-in",
+      message: "How is it going?",
+      due_at: `${YEAR}-01-20T09:00:00+01:00`,
+      every: { count: 2, unit: "weeks" },
+      repetitions: 3,
+    });
+    const soon = await addSchedule(apiKey, participant.id, {
+      name: "Trial ends",
+      message: "Your trial ends today.",
+      due_at: `${YEAR}-01-15T18:30:00+01:00`,
+    });
+    const gone = await addSchedule(apiKey, participant.id, { name: "Old offer", message: "Offer", due_at: `${YEAR}-02-01T10:00:00+01:00` });
+    expect((await call("DELETE", `/v1/participants/${participant.id}/schedules/${gone.id}`, { token: apiKey })).status).toBe(200);
+    const other = await createParticipant(apiKey, chatbot.id);
+    await addSchedule(apiKey, other.id, { name: "Someone else's", message: "x", due_at: `${YEAR}-01-10T10:00:00Z` });
+    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(apiKey));
+    expect(view.status).toBe(200);
+    const schedules = sectionOf(view.text, "schedules");
+    expect(schedules).toContain('<h2 id="schedules-heading">Schedules</h2>');
+    expect(schedules).toContain("<strong>Europe/Paris</strong>");
+    expect(schedules).not.toContain("Someone else");
+    const order = [...schedules.matchAll(/<tr data-schedule-id="(sch_[0-9a-z]{26})" data-status="([a-z]+)"/g)].map((m) => [m[1], m[2]]);
+    expect(order).toEqual([
+      [soon.id, "active"],
+      [weekly.id, "active"],
+      [gone.id, "cancelled"],
+    ]);
+    // Next due: the wall clock in Europe/Paris, UTC under it.
+    expect(schedules).toContain(
+      `<time datetime="${YEAR}-01-15T17:30:00.000Z">${YEAR}-01-15 18:30 <span class="tz">Europe/Paris</span></time>`,
+    );
+    expect(schedules).toContain(`${YEAR}-01-15 17:30 UTC`);
+    expect(schedules).toContain("Every 2 weeks");
+    expect(schedules).toContain("3 times in all");
+    expect(schedules).toContain('<td class="schedule-cancelled">Cancelled</td>');
+    // Move and Cancel for active ones only: Move opens a form with the current time in the participant's zone.
+    expect(schedules).toContain(`aria-controls="move-${soon.id}" aria-label="Move: schedule Trial ends"`);
+    expect(schedules).toMatch(new RegExp(`id="move-${soon.id}-due" name="due_at" type="datetime-local" value="${YEAR}-01-15T18:30"`));
+    expect(schedules).toContain(`data-url="/v1/participants/${participant.id}/schedules/${soon.id}"`);
+    expect(schedules).toContain('aria-label="Cancel schedule: schedule Trial ends"');
+    expect(schedules).not.toContain(`aria-controls="move-${gone.id}"`);
+    expect(schedules).not.toContain(`schedules/${gone.id}"`);
+    // The form: labelled controls, the due time as a datetime-local in the participant's zone.
+    for (const id of [
+      "schedule-name",
+      "schedule-message",
+      "schedule-due",
+      "schedule-every-count",
+      "schedule-every-unit",
+      "schedule-repetitions",
+      "schedule-end",
+    ])
+      expect(schedules).toContain(`<label for="${id}">`);
+    expect(schedules).toContain('data-timezone="Europe/Paris"');
+    expect(schedules).toMatch(/<input id="schedule-due" name="due_at" type="datetime-local"/);
+    expect(schedules).toContain("<legend>Repeat</legend>");
+  });
+
+  it("shows times in UTC where the participant has no timezone, and says so when there are none", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const participant = await createParticipant(apiKey, chatbot.id);
+    const cookie = await signIn(apiKey);
+    expect(sectionOf((await page(`/dashboard/participants/${participant.id}`, cookie)).text, "schedules")).toContain("No schedules yet.");
+    await addSchedule(apiKey, participant.id, { name: "Ping", message: "Ping", due_at: `${YEAR}-03-01T07:05:00Z` });
+    const schedules = sectionOf((await page(`/dashboard/participants/${participant.id}`, cookie)).text, "schedules");
+    expect(schedules).toContain("(none is set in the customer record, so UTC)");
+    expect(schedules).toContain(`${YEAR}-03-01 07:05 <span class="tz">UTC</span>`);
+    expect(schedules).toContain("Once");
+    expect(schedules).toContain('data-timezone="UTC"');
+  });
+
+  it("renders hostile schedule names and messages as text, isolated for bidi", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const participant = await createParticipant(apiKey, chatbot.id);
+    const hostile = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "\u202Eevil"].join(" ");
+    await addSchedule(apiKey, participant.id, {
+      name: hostile.slice(0, 150),
+      message: `${hostile} ${"m".repeat(9_000)}`,
+      due_at: `${YEAR}-03-01T07:05:00Z`,
+    });
+    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(apiKey));
+    const schedules = sectionOf(view.text, "schedules");
+    expect(schedules).not.toContain("<script>alert(1)");
+    expect(schedules).not.toContain("<img src=x");
+    expect(schedules).toContain(
+      '<bdi dir="auto">&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img src=x onerror=alert(1)&gt; \u202Eevil</bdi>',
+    );
+    // The name in the buttons' accessible names is an escaped attribute.
+    expect(schedules).toContain('aria-label="Move: schedule &lt;script&gt;alert(1)&lt;/script&gt;');
+    // A long message is shortened on the page.
+    expect(view.text.length).toBeLessThan(40_000);
+  });
+
+  it("lists every active schedule and the 20 newest finished ones, and stays a bounded page at the limits", async () => {
+    const { apiKey, chatbot, team } = await teamWithChatbot();
+    const participant = await createParticipant(apiKey, chatbot.id, { timezone: "Europe/Paris" });
+    const base = Date.parse("2026-01-01T00:00:00Z");
+    // Written straight to storage: the routes would arm an alarm for each, which is not what this measures.
+    for (let i = 0; i < 130; i++) {
+      const row = {
+        id: newId("sch", base + i),
+        team_id: team.id,
+        chatbot_id: chatbot.id,
+        participant_id: participant.id,
+        name: "n".repeat(200),
+        message: "m".repeat(10_000),
+        anchor: `${YEAR}-01-15T09:00:00+01:00[Europe/Paris]`,
+        timezone: "Europe/Paris",
+        every_count: 1,
+        every_unit: "days" as const,
+        repetitions: null,
+        end_at: null,
+        occurrence: 0,
+        next_due_at: `${YEAR}-01-15T08:00:00.000Z`,
+        fired_count: 0,
+        skipped_count: 0,
+        last_fired_at: null,
+        status: "active" as const,
+        created_at: "2026-01-01T00:00:00.000Z",
+        updated_at: "2026-01-01T00:00:00.000Z",
+      };
+      await insertSchedule(env.DB, row, 1_000).run();
+      if (i < 30) await cancelSchedule(env.DB, { id: row.id, teamId: team.id }, row.updated_at);
+    }
+    const cookie = await signIn(apiKey);
+    const { result, statements } = await countD1Statements(() => page(`/dashboard/participants/${participant.id}`, cookie));
+    expect(statements).toBe(5);
+    const rows = [...result.text.matchAll(/<tr data-schedule-id="[^"]+" data-status="([a-z]+)"/g)].map((m) => m[1]);
+    expect(rows.filter((status) => status === "active")).toHaveLength(100);
+    expect(rows.filter((status) => status === "cancelled")).toHaveLength(20);
+    expect(result.text).toContain("The 20 newest finished schedules are shown");
+    expect(new TextEncoder().encode(result.text).length).toBeLessThan(340 * 1024);
+  });
+
+  it("lists a read key's session the schedules without any control that changes them", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const participant = await createParticipant(apiKey, chatbot.id);
+    await addSchedule(apiKey, participant.id, { name: "Visible", message: "Hello", due_at: `${YEAR}-03-01T07:05:00Z` });
+    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(await readKey(apiKey)));
+    const schedules = sectionOf(view.text, "schedules");
+    expect(schedules).toContain("Visible");
+    for (const control of ["<form", "data-confirm", "data-disclose", "<input", "<button", ">Change</th>"])
+      expect(schedules).not.toContain(control);
   });
 });

@@ -9,12 +9,14 @@ import {
   insertSchedule,
   listDueSchedules,
   listParticipantSchedules,
+  listScheduleOverview,
   recordFiring,
   type ScheduleRow,
   updateActiveSchedule,
 } from "../../src/schedules/storage";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
+import { countD1Statements } from "../support/api";
 import { chatbotRecord } from "../support/storage";
 
 const NOW = "2026-01-01T00:00:00.000Z";
@@ -209,5 +211,53 @@ describe("schedules storage", () => {
       expect(details).toContain("schedules_by_participant_status");
       expect(details).not.toContain("TEMP B-TREE");
     }
+  });
+
+  it("lists a participant's active schedules soonest first, then its newest finished ones, in one statement", async () => {
+    const participantId = await newParticipant();
+    const later = scheduleRow(participantId, { next_due_at: "2026-05-01T08:00:00.000Z" });
+    const sooner = scheduleRow(participantId, { next_due_at: "2026-04-01T08:00:00.000Z" });
+    // Ids made at distinct times, so "newest" is their creation order.
+    const at = Date.parse("2026-01-02T00:00:00Z");
+    const cancelled = [1, 2, 3].map((i) => scheduleRow(participantId, { id: newId("sch", at + i) }));
+    const completed = scheduleRow(participantId, { id: newId("sch", at + 4), status: "completed", next_due_at: null });
+    for (const row of [later, sooner, ...cancelled, completed]) await insertSchedule(env.DB, row, 100).run();
+    for (const row of cancelled) await cancelSchedule(env.DB, { id: row.id, teamId }, NOW);
+    await insertSchedule(env.DB, scheduleRow(await newParticipant()), 100).run();
+    const { result, statements } = await countD1Statements(() =>
+      listScheduleOverview(env.DB, { teamId, participantId, activeLimit: 100, finishedLimit: 3 }),
+    );
+    expect(statements).toBe(1);
+    expect(result.active.map((row) => row.id)).toEqual([sooner.id, later.id]);
+    expect(result.finished.map((row) => row.id)).toEqual([completed.id, cancelled[2]!.id, cancelled[1]!.id]);
+    expect(result.finished[1]).toMatchObject({ status: "cancelled", next_due_at: null });
+    expect(result.moreFinished).toBe(true);
+    const all = await listScheduleOverview(env.DB, { teamId, participantId, activeLimit: 1, finishedLimit: 10 });
+    expect(all.active.map((row) => row.id)).toEqual([sooner.id]);
+    expect(all.finished).toHaveLength(4);
+    expect(all.moreFinished).toBe(false);
+    // Another team sees none of them.
+    const foreign = await listScheduleOverview(env.DB, { teamId: newId("team"), participantId, activeLimit: 100, finishedLimit: 10 });
+    expect(foreign).toEqual({ active: [], finished: [], moreFinished: false });
+  });
+
+  it("reads the page's overview through the participant's indexes, without sorting", async () => {
+    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
+    const prepare = db.prepare;
+    const queries: string[] = [];
+    db.prepare = function (this: D1Database, query: string) {
+      queries.push(query);
+      return prepare.call(this, query);
+    };
+    try {
+      await listScheduleOverview(env.DB, { teamId, participantId: "part_x", activeLimit: 100, finishedLimit: 20 });
+    } finally {
+      db.prepare = prepare;
+    }
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${queries[0]}`).bind("part_x", teamId, 100, 21).all<{ detail: string }>();
+    const details = plan.results.map((step) => step.detail).join(" | ");
+    expect(details).toContain("schedules_by_participant_status");
+    expect(details).toContain("schedules_by_participant ");
+    expect(details).not.toContain("TEMP B-TREE");
   });
 });

@@ -12,6 +12,7 @@ export const MISSING_IDS: Readonly<Record<string, string>> = {
   participant: "part_00000000000000000000000000",
   api_key: "0000000000000000",
   webhook: "wh_00000000000000000000000000",
+  action: "act_00000000000000000000000000",
 };
 
 /** What a suite's `setup` makes: a fresh team and the resources of it the routes name. */

@@ -11,6 +11,7 @@ import {
   insertDeliveries,
   insertWebhookWithinLimit,
   listDeliveries,
+  listRecentDeliveries,
   listTeamWebhooks,
   type NewDelivery,
   purgeDeliveriesBefore,
@@ -214,5 +215,62 @@ describe("webhook deliveries storage", () => {
     expect(await purgeDeliveriesBefore(env.DB, cutoff)).toBe(0);
     const left = (await listDeliveries(env.DB, hook.id, { limit: 10 })).rows.map((row) => row.id);
     expect(left).toEqual([fresh!.id, pending!.id]);
+  });
+
+  it("lists the newest deliveries of several webhooks in one statement, each webhook's own, newest first", async () => {
+    const hooks = [await hookOf(), await hookOf(), await hookOf()];
+    const start = Date.parse("2026-03-01T00:00:00Z");
+    const made = hooks.map((hook, h) => Array.from({ length: 4 }, (_, i) => delivery(hook.id, start + i * 10 + h)));
+    await insertDeliveries(env.DB, made.flat());
+    const quiet = await hookOf();
+    const { result, statements } = await countD1Statements(() =>
+      listRecentDeliveries(env.DB, [hooks[0]!.id, hooks[1]!.id, quiet.id, hooks[2]!.id], 3),
+    );
+    expect(statements).toBe(1);
+    for (const [h, hook] of hooks.entries()) {
+      expect(result.get(hook.id)!.map((row) => row.id)).toEqual([made[h]![3]!.id, made[h]![2]!.id, made[h]![1]!.id]);
+    }
+    expect(result.get(quiet.id)).toEqual([]);
+    expect(Object.keys(result.get(hooks[0]!.id)![0]!).sort()).toEqual(
+      ["attempts", "created_at", "delivered_at", "event_type", "id", "last_error", "last_status_code", "status"].sort(),
+    );
+    expect((await listRecentDeliveries(env.DB, [], 3)).size).toBe(0);
+  });
+
+  it("reads 60 webhooks' recent deliveries in one statement, each webhook's range through its index", async () => {
+    const owner = await team();
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const hook = webhook(owner);
+      await insertWebhookWithinLimit(env.DB, hook, 100);
+      ids.push(hook.id);
+    }
+    const start = Date.parse("2026-03-02T00:00:00Z");
+    await insertDeliveries(
+      env.DB,
+      Array.from({ length: 30 }, (_, i) => delivery(ids[59]!, start + i)),
+    );
+    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
+    const prepare = db.prepare;
+    const queries: string[] = [];
+    db.prepare = function (this: D1Database, query: string) {
+      queries.push(query);
+      return prepare.call(this, query);
+    };
+    let result: Awaited<ReturnType<typeof listRecentDeliveries>>;
+    try {
+      result = await listRecentDeliveries(env.DB, ids, 10);
+    } finally {
+      db.prepare = prepare;
+    }
+    expect(queries).toHaveLength(1);
+    expect(result.get(ids[59]!)).toHaveLength(10);
+    expect(result.get(ids[0]!)).toEqual([]);
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${queries[0]}`).bind(JSON.stringify(ids), 10).all<{ detail: string }>();
+    const details = plan.results.map((step) => step.detail).join(" | ");
+    expect(details).toContain("CORRELATED LIST SUBQUERY");
+    expect(details).toContain("webhook_deliveries_by_webhook (webhook_id=?)");
+    expect(details).not.toContain("TEMP B-TREE");
+    expect(details).not.toMatch(/SCAN (d|webhook_deliveries)\b/);
   });
 });

@@ -1,7 +1,12 @@
 // The conversation page while it is open: new messages are appended and the sidebar's
-// Metadata and Customer follow the conversation, by polling the page's own updates
-// (values arrive as previews; a long value loads on demand through the API). Polling
-// stops while the tab is hidden and backs off on errors. WebSockets replace it later.
+// Metadata, Customer and Events and the header's state follow the conversation. The page
+// listens on the conversation's live WebSocket (GET /v1/conversations/:id/live, the session
+// cookie authenticates it): each event it pushes makes the page fetch its own updates at
+// once (values arrive as previews; a long value loads on demand through the API). While the
+// socket is healthy the updates are also fetched every 30 s as a safety net; where it fails,
+// the page polls every 2 s and reconnects with back-off. Fetching stops while the tab is
+// hidden and backs off on errors.
+import { applyEvents, applyState, CHANGED_EVENT, type EventView, type StateView } from "./conversation-actions";
 import { register } from "./enhance";
 
 type PairView = { key: string; text: string; json: boolean; truncated: boolean; length: number; sig: string };
@@ -15,9 +20,27 @@ type Updates = {
   metadata: PairView[];
   customer: Customer;
   participant_id: string;
+  state?: StateView;
+  events?: EventView[];
 };
 
 const POLL_MS = 2_000;
+/** While the socket is healthy: a fetch this often anyway, in case an event was missed. */
+const SAFETY_POLL_MS = 30_000;
+/** Under the idle timeouts of common proxies; the runtime answers "pong" without waking the object. */
+const PING_MS = 30_000;
+/** A ping unanswered this long means the socket is dead even if it looks open. */
+const PONG_TIMEOUT_MS = 10_000;
+/**
+ * After an event, one more fetch this soon: what the event's write does after telling the
+ * sockets (the customer record written through to D1, a trigger that fires on the message)
+ * lands a moment later. An unchanged answer is a 304.
+ */
+const SETTLE_MS = 1_500;
+const RECONNECT_MIN_MS = 1_000;
+const RECONNECT_MAX_MS = 30_000;
+/** A socket open this long has proved itself: the next drop reconnects from RECONNECT_MIN_MS. */
+const SOCKET_PROVEN_MS = 60_000;
 const MAX_BACKOFF_MS = 60_000;
 const SLOW_POLL_MAX_MS = 10_000;
 /** Messages the open page shows at most; past that it links to the newer ones instead of growing. */
@@ -214,6 +237,20 @@ function followConversation(root: HTMLElement): void {
   let backoff = POLL_MS;
   let stopped = false;
   let inFlight = false;
+  /** Something happened while a fetch was on its way (or the tab was hidden): fetch again after it. */
+  let again = false;
+  /** Fetches still owed at the settling pace since the last event. */
+  let settling = 0;
+
+  // The live socket: open and answering pings, or not (then the page polls).
+  let socket: WebSocket | undefined;
+  let socketOpen = false;
+  let openedAt = 0;
+  let reconnectDelay = RECONNECT_MIN_MS;
+  let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  let pingTimer: ReturnType<typeof setInterval> | undefined;
+  let pongTimer: ReturnType<typeof setTimeout> | undefined;
+  root.dataset.liveChannel = "polling";
 
   const say = (text: string) => {
     if (status && status.textContent !== text) status.textContent = text;
@@ -221,11 +258,22 @@ function followConversation(root: HTMLElement): void {
   const stop = (why: string) => {
     stopped = true;
     clearTimeout(timer);
+    closeSocket();
     say(why);
   };
   const schedule = (ms: number) => {
     clearTimeout(timer);
     if (!stopped && !document.hidden) timer = setTimeout(poll, ms);
+  };
+  /**
+   * Something changed: fetch now, or right after the fetch on its way; after an event
+   * (`settle`), once more a moment later.
+   */
+  const fetchSoon = (settle = true) => {
+    if (stopped) return;
+    if (settle) settling = 1;
+    if (inFlight || document.hidden) again = true;
+    else schedule(0);
   };
 
   const apply = (updates: Updates) => {
@@ -255,6 +303,8 @@ function followConversation(root: HTMLElement): void {
     }
     if (metadata) applyMetadata(metadata, emptyMetadata, updates.metadata);
     applyCustomer(root, updates.customer);
+    if (updates.state) applyState(root, updates.state);
+    if (updates.events) applyEvents(root, updates.events);
     if (updates.participant_id !== root.dataset.participantId) {
       root.dataset.participantId = updates.participant_id;
       const link = root.querySelector<HTMLAnchorElement>(".participant-link");
@@ -271,6 +321,7 @@ function followConversation(root: HTMLElement): void {
   async function poll(): Promise<void> {
     if (inFlight || stopped || document.hidden) return;
     inFlight = true;
+    again = false;
     const began = performance.now();
     let next = POLL_MS;
     try {
@@ -299,8 +350,16 @@ function followConversation(root: HTMLElement): void {
       }
       backoff = POLL_MS;
       say("");
-      // A conversation slow to read (very large metadata), or a busy server, is asked less often.
-      if (next > 0) next = Math.min(Math.max(POLL_MS, (performance.now() - began) * 4), SLOW_POLL_MAX_MS);
+      if (next > 0) {
+        // With a healthy socket, events say when to fetch; otherwise poll, less often where a
+        // conversation is slow to read (very large metadata) or the server is busy.
+        next = socketOpen ? SAFETY_POLL_MS : Math.min(Math.max(POLL_MS, (performance.now() - began) * 4), SLOW_POLL_MAX_MS);
+        if (settling > 0) {
+          settling--;
+          next = Math.min(next, SETTLE_MS);
+        }
+      }
+      if (again) next = 0;
     } catch {
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       next = backoff;
@@ -311,11 +370,87 @@ function followConversation(root: HTMLElement): void {
     schedule(next);
   }
 
+  // ---- the live socket ---------------------------------------------------------------
+
+  function closeSocket(): void {
+    clearInterval(pingTimer);
+    clearTimeout(pongTimer);
+    clearTimeout(reconnectTimer);
+    const was = socket;
+    socket = undefined;
+    socketOpen = false;
+    root.dataset.liveChannel = "polling";
+    try {
+      was?.close(1000);
+    } catch {
+      // already closed
+    }
+  }
+
+  /** The socket failed or closed: poll every 2 s meanwhile, and reconnect after a growing, jittered delay. */
+  function lost(ws: WebSocket): void {
+    if (socket !== ws) return;
+    const proven = socketOpen && Date.now() - openedAt >= SOCKET_PROVEN_MS;
+    closeSocket();
+    if (stopped) return;
+    // Unless fetches are failing (their own back-off stands), poll at the fast pace now.
+    if (!inFlight && backoff === POLL_MS) schedule(POLL_MS);
+    if (proven) reconnectDelay = RECONNECT_MIN_MS;
+    const wait = reconnectDelay * (0.75 + Math.random() * 0.5);
+    reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+    reconnectTimer = setTimeout(connect, wait);
+  }
+
+  function connect(): void {
+    if (stopped || socket || typeof WebSocket === "undefined") return;
+    const url = new URL(`/v1/conversations/${encodeURIComponent(conversationId!)}/live`, location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url.href);
+    } catch {
+      reconnectTimer = setTimeout(connect, RECONNECT_MAX_MS);
+      return;
+    }
+    socket = ws;
+    ws.addEventListener("open", () => {
+      if (socket !== ws) return;
+      socketOpen = true;
+      openedAt = Date.now();
+      root.dataset.liveChannel = "socket";
+      pingTimer = setInterval(() => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        ws.send("ping");
+        clearTimeout(pongTimer);
+        pongTimer = setTimeout(() => lost(ws), PONG_TIMEOUT_MS);
+      }, PING_MS);
+      // Whatever happened while the socket was down or connecting: fetched now, then events say when.
+      fetchSoon(false);
+    });
+    ws.addEventListener("message", (event) => {
+      if (socket !== ws) return;
+      if (event.data === "pong") {
+        clearTimeout(pongTimer);
+        return;
+      }
+      let type: unknown;
+      try {
+        type = (JSON.parse(String(event.data)) as { type?: unknown }).type;
+      } catch {
+        return;
+      }
+      if (type === "message" || type === "metadata" || type === "state") fetchSoon();
+    });
+    ws.addEventListener("close", () => lost(ws));
+  }
+
+  root.addEventListener(CHANGED_EVENT, () => fetchSoon());
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) clearTimeout(timer);
     else schedule(0);
   });
   schedule(POLL_MS);
+  connect();
 }
 
 register({ selector: ".conversation[data-conversation-id]", run: followConversation });

@@ -1,0 +1,204 @@
+/**
+ * The analytics engine over the metadata projection (`metadata_keys`, `metadata_values`,
+ * written by src/conversations/storage.ts) and the `conversations` index. SQL is built from
+ * fixed fragments only: keys, values, edges and times are always bound parameters.
+ */
+import { type Cost, tallyD1 } from "../shared/cost";
+
+/** What a condition reads: a metadata key, or the conversation's outcome or status. */
+export type Field = { key: string } | "outcome" | "status";
+export type TextOp = "eq" | "neq" | "contains";
+export type NumericOp = "gt" | "gte" | "lt" | "lte";
+export type Condition =
+  | { field: Field; op: TextOp; value: string }
+  | { field: Field; op: "in"; value: string[] }
+  | { field: Field; op: "exists" | "missing" }
+  | { field: { key: string }; op: NumericOp; value: number };
+
+export type GroupBy = { key: string; buckets?: number[] } | "outcome" | "status" | "day";
+
+export type AnalyticsQuery = {
+  chatbotId: string;
+  conditions: Condition[];
+  groupBy?: GroupBy;
+  /** Inclusive lower and exclusive upper bound of `started_at`, as ISO strings in UTC. */
+  from?: string;
+  to?: string;
+};
+
+export type Group = { value: string | null; conversations: number; outcomes: Record<string, number> };
+
+/** The outcome label counted for conversations that have none. */
+export const NO_OUTCOME = "none";
+/** The most groups answered; the largest ones are kept. */
+export const GROUPS_MAX = 1000;
+
+const COMPARE: Record<NumericOp, string> = { gt: ">", gte: ">=", lt: "<", lte: "<=" };
+
+type Sql = { sql: string; params: unknown[] };
+
+/** The id of a key of the chatbot `chatbot` names (a bound id or a column): NULL where unknown, so nothing matches. */
+function keyId(key: string, chatbot: Sql): Sql {
+  return { sql: `(SELECT id FROM metadata_keys WHERE chatbot_id = ${chatbot.sql} AND key = ?)`, params: [...chatbot.params, key] };
+}
+
+/** The test of one value column (`value` text, `num` its number or NULL) for a condition; true for exists. */
+function valueTest(condition: Condition, value: string, num: string): Sql {
+  switch (condition.op) {
+    case "eq":
+      return { sql: `${value} = ?`, params: [condition.value] };
+    case "neq":
+      return { sql: `${value} <> ?`, params: [condition.value] };
+    case "contains":
+      return { sql: `instr(${value}, ?) > 0`, params: [condition.value] };
+    case "in":
+      return { sql: `${value} IN (SELECT value FROM json_each(?))`, params: [JSON.stringify(condition.value)] };
+    case "exists":
+    case "missing":
+      return { sql: "1", params: [] };
+    default:
+      return { sql: `${num} ${COMPARE[condition.op]} ?`, params: [condition.value] };
+  }
+}
+
+/** A condition on the conversation `c`: an outcome or status test, or a probe of one metadata row by primary key. */
+function conditionSql(condition: Condition, chatbot: Sql): Sql {
+  if (typeof condition.field === "string") {
+    const column = `c.${condition.field}`;
+    if (condition.op === "exists") return { sql: `${column} IS NOT NULL`, params: [] };
+    if (condition.op === "missing") return { sql: `${column} IS NULL`, params: [] };
+    return valueTest(condition, column, "NULL");
+  }
+  const id = keyId(condition.field.key, chatbot);
+  const test = valueTest(condition, "f.value", "f.num");
+  const probe = `SELECT 1 FROM metadata_values f WHERE f.key_id = ${id.sql} AND f.conv = c.seq AND ${test.sql}`;
+  return { sql: condition.op === "missing" ? `NOT EXISTS (${probe})` : `EXISTS (${probe})`, params: [...id.params, ...test.params] };
+}
+
+/** WHERE terms on `conversations c` for every condition (all must hold). */
+export function filterConditions(conditions: Condition[], chatbot: Sql): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  for (const condition of conditions) {
+    const sql = conditionSql(condition, chatbot);
+    where.push(sql.sql);
+    params.push(...sql.params);
+  }
+  return { where, params };
+}
+
+/** The best condition to read first: one whose matches an index of `metadata_values` lists. */
+function driverOf(conditions: Condition[]): number {
+  const rank = (condition: Condition) =>
+    typeof condition.field === "string"
+      ? 9
+      : ({ eq: 0, in: 1, gt: 2, gte: 2, lt: 2, lte: 2, exists: 3, contains: 4, neq: 9, missing: 9 } as const)[condition.op];
+  let best = -1;
+  conditions.forEach((condition, index) => {
+    if (rank(condition) < 9 && (best === -1 || rank(condition) < rank(conditions[best]!))) best = index;
+  });
+  return best;
+}
+
+/** The labels of bucket edges, in answer order: "<lo", "lo-hi"..., ">=hi", "other". */
+export function bucketLabels(edges: number[]): string[] {
+  const labels = [`<${edges[0]}`];
+  for (let i = 1; i < edges.length; i++) labels.push(`${edges[i - 1]}-${edges[i]}`);
+  labels.push(`>=${edges.at(-1)}`, "other");
+  return labels;
+}
+
+/**
+ * Counts the chatbot's conversations that match, per group and outcome. An equality or range
+ * condition on a key is read first from its index, so its cost follows its matches, not the
+ * chatbot's size; without one the chatbot's conversations are read from a covering index.
+ */
+export async function countConversations(db: D1Database, query: AnalyticsQuery, cost?: Cost): Promise<{ total: number; groups: Group[] }> {
+  const chatbot = { sql: "?", params: [query.chatbotId] };
+  const params: unknown[] = [];
+  const conditions = [...query.conditions];
+  const driver = driverOf(conditions);
+  let from: string;
+  const where: string[] = [];
+  if (driver >= 0) {
+    const [first] = conditions.splice(driver, 1) as [Condition & { field: { key: string } }];
+    const id = keyId(first.field.key, chatbot);
+    const test = valueTest(first, "d.value", "d.num");
+    from = "metadata_values d CROSS JOIN conversations c ON c.seq = d.conv";
+    where.push(`d.key_id = ${id.sql}`, test.sql);
+    params.push(...id.params, ...test.params);
+  } else {
+    from = "conversations c INDEXED BY conversations_for_analytics";
+  }
+  let group = "'all'";
+  // Bound in text order: the group expression, then the joins, then WHERE.
+  const selectParams: unknown[] = [];
+  const joinParams: unknown[] = [];
+  let bucketEdges: number[] | undefined;
+  const groupBy = query.groupBy;
+  if (groupBy === "outcome" || groupBy === "status") group = `c.${groupBy}`;
+  else if (groupBy === "day") group = "substr(c.started_at, 1, 10)";
+  else if (groupBy) {
+    const id = keyId(groupBy.key, chatbot);
+    from += ` LEFT JOIN metadata_values g ON g.key_id = ${id.sql} AND g.conv = c.seq`;
+    joinParams.push(...id.params);
+    if (groupBy.buckets) {
+      bucketEdges = groupBy.buckets;
+      // The bucket's index in bucketLabels: -1 is "other".
+      group = `CASE WHEN g.num IS NULL THEN -1 ${bucketEdges.map((_, i) => `WHEN g.num < ? THEN ${i}`).join(" ")} ELSE ${bucketEdges.length} END`;
+      selectParams.push(...bucketEdges);
+    } else group = "g.value";
+  }
+  where.push("c.chatbot_id = ?");
+  params.push(query.chatbotId);
+  if (query.from) {
+    where.push("c.started_at >= ?");
+    params.push(query.from);
+  }
+  if (query.to) {
+    where.push("c.started_at < ?");
+    params.push(query.to);
+  }
+  const rest = filterConditions(conditions, chatbot);
+  where.push(...rest.where);
+  params.push(...rest.params);
+  const answer = await db
+    .prepare(
+      `WITH counted AS MATERIALIZED (
+         SELECT ${group} AS grp, c.outcome AS outcome, COUNT(*) AS n FROM ${from} WHERE ${where.join(" AND ")} GROUP BY 1, 2
+       ),
+       kept AS (SELECT grp FROM counted GROUP BY grp ORDER BY SUM(n) DESC, grp LIMIT ${GROUPS_MAX})
+       SELECT counted.grp AS grp, counted.outcome AS outcome, counted.n AS n, (SELECT COALESCE(SUM(n), 0) FROM counted) AS total
+       FROM counted JOIN kept ON kept.grp IS counted.grp`,
+    )
+    .bind(...selectParams, ...joinParams, ...params)
+    .all<{ grp: string | number | null; outcome: string | null; n: number; total: number }>();
+  tallyD1(cost, answer);
+  const results = answer.results;
+  const total = results[0]?.total ?? 0;
+  const byValue = new Map<string | null, Group>();
+  const labels = bucketEdges ? bucketLabels(bucketEdges) : undefined;
+  if (labels) for (const label of labels) byValue.set(label, { value: label, conversations: 0, outcomes: {} });
+  for (const row of results) {
+    const value = labels ? labels.at(Number(row.grp))! : row.grp === null ? null : String(row.grp);
+    let entry = byValue.get(value);
+    if (!entry) {
+      entry = { value, conversations: 0, outcomes: {} };
+      byValue.set(value, entry);
+    }
+    entry.conversations += row.n;
+    const outcome = row.outcome ?? NO_OUTCOME;
+    entry.outcomes[outcome] = (entry.outcomes[outcome] ?? 0) + row.n;
+  }
+  if (!groupBy && byValue.size === 0) byValue.set("all", { value: "all", conversations: 0, outcomes: {} });
+  const groups = [...byValue.values()];
+  if (groupBy === "day") groups.sort((a, b) => (a.value! < b.value! ? -1 : 1));
+  else if (!labels)
+    groups.sort(
+      (a, b) =>
+        Number(a.value === null) - Number(b.value === null) ||
+        b.conversations - a.conversations ||
+        ((a.value ?? "") < (b.value ?? "") ? -1 : 1),
+    );
+  return { total, groups };
+}
