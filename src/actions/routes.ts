@@ -11,7 +11,8 @@ import { limitBody, readJson } from "../shared/json-body";
 import { badRequest, type FieldError, notFound, problem } from "../shared/problem";
 import { nowIso } from "../shared/time";
 import { CODE_MAX_BYTES, checkCode } from "./code";
-import { type RunScope, runAction } from "./sandbox";
+import { runAndRecord } from "./run";
+import type { RunScope } from "./sandbox";
 import {
   type Action,
   deleteAction,
@@ -198,7 +199,7 @@ actionRoutes.post("/:id/run", limitBody(64 * 1024), async (c) => {
   const body = await readJson(c.req, RunBody);
   const action = await requireTeamAction(c.env.DB, c.var.teamId, c.req.param("id"));
   const scope = await scopeOf(c.env.DB, c.var.teamId, action, body);
-  const outcome = await runAction(c.env, action, scope, (body.input ?? null) as JsonValue);
+  const outcome = await runAndRecord(c.env, action, scope, (body.input ?? null) as JsonValue);
   if (!outcome.ok) {
     throw problem("action-failed", `The action failed: ${outcome.error}`, {
       error: outcome.error,

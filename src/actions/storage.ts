@@ -94,3 +94,96 @@ export async function deleteAction(db: D1Database, teamId: string, id: string): 
   const result = await db.prepare("DELETE FROM actions WHERE id = ? AND team_id = ?").bind(id, teamId).run();
   return result.meta.changes > 0;
 }
+
+/** The actions a chatbot's page lists: its own and those for every chatbot, oldest first (the team holds at most 100). */
+export async function listChatbotActions(db: D1Database, teamId: string, chatbotId: string, limit: number): Promise<Action[]> {
+  const { results } = await db
+    .prepare(`SELECT ${COLUMNS} FROM actions WHERE team_id = ? AND (chatbot_id = ? OR chatbot_id IS NULL) ORDER BY id LIMIT ?`)
+    .bind(teamId, chatbotId, limit)
+    .all<ActionRow>();
+  return results.map(fromRow);
+}
+
+// ---- action_runs: the last runs of each action, with their logs ---------------------------
+
+/** Runs kept per action: recording one deletes the older ones in the same batch. */
+export const RUNS_KEPT_PER_ACTION = 20;
+/** Characters kept of a run's result (its JSON text) or error. */
+export const RUN_TEXT_MAX_CHARS = 4_000;
+/** Log lines kept of a run, and characters of each. */
+export const RUN_LOG_MAX_LINES = 50;
+export const RUN_LOG_LINE_MAX_CHARS = 500;
+
+export type ActionRun = {
+  id: string;
+  team_id: string;
+  action_id: string;
+  version: number;
+  conversation_id: string | null;
+  status: "ok" | "failed";
+  /** The result's JSON text (cut at RUN_TEXT_MAX_CHARS, so perhaps no longer JSON), where ok. */
+  result: string | null;
+  error: string | null;
+  logs: string[];
+  duration_ms: number;
+  created_at: string;
+};
+
+type ActionRunRow = Omit<ActionRun, "logs"> & { logs: string };
+
+const RUN_COLUMNS = "id, team_id, action_id, version, conversation_id, status, result, error, logs, duration_ms, created_at";
+
+const cut = (value: string | null, max: number) => (value === null || value.length <= max ? value : `${value.slice(0, max - 1)}…`);
+
+/**
+ * Records a run and deletes all but the newest RUNS_KEPT_PER_ACTION of its action, in one
+ * batch. Texts are cut here, so a caller cannot store more than the bounds whatever it passes.
+ */
+export async function recordActionRun(db: D1Database, run: ActionRun): Promise<void> {
+  const logs = run.logs.slice(0, RUN_LOG_MAX_LINES).map((line) => cut(line, RUN_LOG_LINE_MAX_CHARS) as string);
+  await db.batch([
+    db
+      .prepare(`INSERT INTO action_runs (${RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .bind(
+        run.id,
+        run.team_id,
+        run.action_id,
+        run.version,
+        run.conversation_id,
+        run.status,
+        cut(run.result, RUN_TEXT_MAX_CHARS),
+        cut(run.error, RUN_TEXT_MAX_CHARS),
+        JSON.stringify(logs),
+        run.duration_ms,
+        run.created_at,
+      ),
+    db
+      .prepare(
+        `DELETE FROM action_runs WHERE action_id = ? AND id NOT IN
+           (SELECT id FROM action_runs WHERE action_id = ? ORDER BY id DESC LIMIT ?)`,
+      )
+      .bind(run.action_id, run.action_id, RUNS_KEPT_PER_ACTION),
+  ]);
+}
+
+/** The newest `perAction` runs of each of the team's actions named, newest first, in one statement. */
+export async function listRecentActionRuns(
+  db: D1Database,
+  teamId: string,
+  actionIds: string[],
+  perAction: number,
+): Promise<Map<string, ActionRun[]>> {
+  const runs = new Map<string, ActionRun[]>(actionIds.map((id) => [id, []]));
+  if (actionIds.length === 0) return runs;
+  const { results } = await db
+    .prepare(
+      `SELECT ${RUN_COLUMNS} FROM (
+         SELECT ${RUN_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY action_id ORDER BY id DESC) AS n
+         FROM action_runs WHERE team_id = ? AND action_id IN (SELECT value FROM json_each(?))
+       ) WHERE n <= ? ORDER BY action_id, id DESC`,
+    )
+    .bind(teamId, JSON.stringify(actionIds), perAction)
+    .all<ActionRunRow>();
+  for (const row of results) runs.get(row.action_id)?.push({ ...row, logs: JSON.parse(row.logs) as string[] });
+  return runs;
+}

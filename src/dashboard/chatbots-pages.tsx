@@ -4,6 +4,7 @@ import { type Chatbot, findTeamChatbot, listTeamChatbots } from "../chatbots/sto
 import { ID_PATTERN } from "../shared/ids";
 import { ROTATION_GRACE_MS } from "../widget/identity";
 import type { DashboardEnv } from "./auth";
+import { ActionsSection, type ChatbotActions, loadChatbotActions } from "./chatbot-actions";
 import { type ChatbotAutomation, loadChatbotAutomation, TriggersSection, WebhooksSection } from "./chatbot-automation";
 import { formatTime, Layout, PAGE_HEADERS, Section, Value, type Viewer } from "./layout";
 
@@ -111,8 +112,12 @@ chatbotPages.get("/:id", async (c) => {
   const chatbot = ID_PATTERN.test(id) ? await findTeamChatbot(c.env.DB, viewer.teamId, id) : null;
   if (!chatbot) return c.html(notFoundPage(viewer), 404, PAGE_HEADERS);
   const origin = new URL(c.req.url).origin;
-  const automation = await loadChatbotAutomation(c.env.DB, chatbot);
-  return c.html(<SettingsPage chatbot={chatbot} viewer={viewer} origin={origin} automation={automation} />, 200, PAGE_HEADERS);
+  const [automation, actions] = await Promise.all([loadChatbotAutomation(c.env.DB, chatbot), loadChatbotActions(c.env.DB, chatbot)]);
+  return c.html(
+    <SettingsPage chatbot={chatbot} viewer={viewer} origin={origin} automation={automation} actions={actions} />,
+    200,
+    PAGE_HEADERS,
+  );
 });
 
 function SettingsPage({
@@ -120,11 +125,13 @@ function SettingsPage({
   viewer,
   origin,
   automation,
+  actions,
 }: {
   chatbot: Chatbot;
   viewer: Viewer;
   origin: string;
   automation: ChatbotAutomation;
+  actions: ChatbotActions;
 }) {
   const canWrite = viewer.scope === "write";
   const schemaText = chatbot.participant_data_schema === null ? "" : JSON.stringify(chatbot.participant_data_schema, null, 2);
@@ -342,7 +349,7 @@ function SettingsPage({
 
         <TriggersSection chatbot={chatbot} triggers={automation.triggers} viewer={viewer} />
 
-        {/* Custom actions go here, as their own <Section>, once that feature exists. */}
+        <ActionsSection chatbot={chatbot} data={actions} viewer={viewer} />
 
         <WebhooksSection automation={automation} viewer={viewer} />
       </div>

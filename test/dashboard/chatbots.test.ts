@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/shared/ids";
 import { insertDeliveries, recordAttempt } from "../../src/webhooks/storage";
-import { BASE, call, countD1Statements, createChatbot, createTeam } from "../support/api";
+import { BASE, call, countD1Statements, createChatbot, createTeam, startConversationWith } from "../support/api";
 
 /** A signed-in browser's GET of a dashboard page (no Origin: a navigation). */
 async function page(path: string, cookie?: string) {
@@ -101,7 +101,7 @@ describe("dashboard chatbot settings", () => {
     expect(settings.text).toContain("Create identity secret</button>");
     // Every section is a landmark named by its heading, in a fixed order.
     const sections = [...settings.text.matchAll(/<section aria-labelledby="([a-z-]+)-heading"/g)].map((match) => match[1]);
-    expect(sections).toEqual(["general", "widget", "schema", "replies", "identity", "triggers", "webhooks"]);
+    expect(sections).toEqual(["general", "widget", "schema", "replies", "identity", "triggers", "custom-actions", "webhooks"]);
     expect(settings.text).toMatch(/<input type="checkbox" id="stand-in-replies" name="stand_in_replies" checked=""/);
   });
 
@@ -382,16 +382,18 @@ describe("dashboard chatbot webhooks", () => {
     expect(webhooks).not.toContain("2026-04-01 10:01 UTC");
   });
 
-  it("reads the settings page in five statements after the session's, however many webhooks", async () => {
+  it("reads the settings page in eight statements after the session's, however many webhooks", async () => {
     const team = await createTeam();
     const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
     for (let i = 0; i < 5; i++) await addWebhook(team.apiKey, { url: `https://hooks.example.com/${i}`, events: ["message.created"] });
     await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "end_conversation" } });
+    for (let i = 0; i < 3; i++) await addAction(team.apiKey, { name: `Action ${i}`, code: "export default async () => 1;" });
     const cookie = await signIn(team.apiKey);
     const { result, statements } = await countD1Statements(() => page(`/dashboard/chatbots/${bot.id}`, cookie));
     expect(result.status).toBe(200);
-    // The session's key, the chatbot, its triggers, the team's webhooks, their recent deliveries.
-    expect(statements).toBe(5);
+    // The session's key, the chatbot, its triggers, the team's webhooks, their recent deliveries,
+    // its actions, its newest conversations, the actions' last runs.
+    expect(statements).toBe(8);
   });
 
   it("stays a bounded page at the limits: 50 triggers, 20 webhooks of long URLs, 10 deliveries each with long errors", async () => {
@@ -422,7 +424,8 @@ describe("dashboard chatbot webhooks", () => {
     }
     const cookie = await signIn(team.apiKey);
     const { result, statements } = await countD1Statements(() => page(`/dashboard/chatbots/${bot.id}`, cookie));
-    expect(statements).toBe(5);
+    // No actions here: their runs are not read.
+    expect(statements).toBe(7);
     expect([...result.text.matchAll(/<tr data-delivery-status=/g)]).toHaveLength(200);
     expect(new TextEncoder().encode(result.text).length).toBeLessThan(260 * 1024);
   });
@@ -445,5 +448,162 @@ describe("dashboard chatbot webhooks", () => {
     }
     expect(triggers).not.toContain(">Change</th>");
     expect(settings.text).not.toContain("webhook-secret-output");
+  });
+});
+
+async function addAction(apiKey: string, body: Record<string, unknown>) {
+  const response = await call("POST", "/v1/actions", { token: apiKey, body });
+  expect(response.status, response.text).toBe(201);
+  return response.json as { id: string; version: number };
+}
+
+/** A session's write to the API, as the page's scripts send it. */
+function sessionWrite(cookie: string, method: string, path: string, body: unknown) {
+  return exports.default.fetch(
+    new Request(BASE + path, {
+      method,
+      headers: { Cookie: cookie, Origin: BASE, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  );
+}
+
+describe("dashboard chatbot actions", () => {
+  it("lists this chatbot's actions and those for every chatbot, with editor, run form and create form", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    const otherBot = await createChatbot(team.apiKey, { name: "Other bot" });
+    const own = await addAction(team.apiKey, {
+      name: "Lookup",
+      code: "export default async () => 1;",
+      chatbot_id: bot.id,
+      allowed_hosts: ["api.example.com", "127.0.0.1:9000"],
+      timeout_ms: 2500,
+    });
+    const shared = await addAction(team.apiKey, { name: "Shared one", code: "export default async () => 2;" });
+    const foreign = await addAction(team.apiKey, {
+      name: "Other bots only",
+      code: "export default async () => 3;",
+      chatbot_id: otherBot.id,
+    });
+    const stranger = await createTeam();
+    const theirs = await addAction(stranger.apiKey, { name: "Their action", code: "export default async () => 4;" });
+    const conversations: string[] = [];
+    for (let i = 0; i < 22; i++) conversations.push((await startConversationWith(bot.id)).conversation_id);
+    const elsewhere = await startConversationWith(otherBot.id);
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    expect(settings.status).toBe(200);
+    const html = sectionOf(settings.text, "custom-actions");
+    expect(html).toContain('<h2 id="custom-actions-heading">Actions</h2>');
+    expect(html).toContain(own.id);
+    expect(html).toContain(shared.id);
+    expect(html).not.toContain(foreign.id);
+    expect(html).not.toContain(theirs.id);
+    expect(html).toMatch(new RegExp(`<textarea id="action-${own.id}-hosts"[^>]*>api.example.com\n127.0.0.1:9000</textarea>`));
+    expect(html).toMatch(new RegExp(`<input id="action-${own.id}-timeout"[^>]*value="2500"`));
+    expect(html).toContain(`data-action-edit="true" data-action-id="${own.id}"`);
+    expect(html).toContain(`aria-label="Delete: action Lookup"`);
+    expect(html).toContain(`<label for="action-${own.id}-run-conversation">Conversation</label>`);
+    // The chatbot's 20 newest conversations, and "no conversation" for a dry run.
+    const options = [
+      ...html
+        .slice(html.indexOf(`id="action-${own.id}-run-conversation"`))
+        .split("</select>")[0]!
+        .matchAll(/<option value="([^"]*)"/g),
+    ];
+    expect(options.map((match) => match[1])).toEqual(["", ...conversations.slice(-20).reverse()]);
+    expect(html).not.toContain(elsewhere.conversation_id);
+    expect(html).toContain("No runs yet.");
+    expect(html).toContain("Create action</h3>");
+  });
+
+  it("shows the last five runs with result, error and logs, recorded for a session's run and a failed one", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    const action = await addAction(team.apiKey, {
+      name: "Echo",
+      chatbot_id: bot.id,
+      code: 'export default async (context) => { console.log("echo", JSON.stringify(context.input)); if (context.input === "fail") throw new Error("asked to fail"); return { got: context.input, conversation: context.conversation_id }; };',
+    });
+    const started = await startConversationWith(bot.id);
+    const cookie = await signIn(team.apiKey);
+    const ran = await sessionWrite(cookie, "POST", `/v1/actions/${action.id}/run`, {
+      conversation_id: started.conversation_id,
+      input: "<b>hi</b>",
+    });
+    expect(ran.status).toBe(200);
+    const failed = await sessionWrite(cookie, "POST", `/v1/actions/${action.id}/run`, { input: "fail" });
+    expect(failed.status).toBe(422);
+    const html = sectionOf((await page(`/dashboard/chatbots/${bot.id}`, cookie)).text, "custom-actions");
+    const runs = html.slice(html.indexOf(`id="action-${action.id}-runs"`));
+    expect(runs.indexOf("asked to fail")).toBeGreaterThan(-1);
+    // Newest first: the failed dry run, then the run against the conversation.
+    expect(runs.indexOf("asked to fail")).toBeLessThan(runs.indexOf("&lt;b&gt;hi&lt;/b&gt;"));
+    expect(runs).toContain("no conversation");
+    expect(runs).toContain(`href="/dashboard/conversations/${started.conversation_id}"`);
+    expect(runs).toContain("echo &quot;&lt;b&gt;hi&lt;/b&gt;&quot;");
+    expect(runs).toContain("&quot;got&quot;: &quot;&lt;b&gt;hi&lt;/b&gt;&quot;");
+    expect(runs).not.toContain("<b>hi</b>");
+    for (let i = 0; i < 6; i++) expect((await sessionWrite(cookie, "POST", `/v1/actions/${action.id}/run`, { input: i })).status).toBe(200);
+    const again = sectionOf((await page(`/dashboard/chatbots/${bot.id}`, cookie)).text, "custom-actions");
+    const lastRuns = again.slice(again.indexOf(`id="action-${action.id}-runs"`));
+    expect([...lastRuns.matchAll(/<li class="run-(ok|failed)"/g)]).toHaveLength(5);
+    expect(lastRuns).not.toContain("asked to fail");
+  });
+
+  it("renders hostile names, code, hosts and logs as text", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    const hostile = HOSTILE.join(" ");
+    const action = await addAction(team.apiKey, {
+      name: hostile.slice(0, 100),
+      chatbot_id: bot.id,
+      code: `// ${hostile}\nexport default async () => { console.log(${JSON.stringify(hostile)}); return ${JSON.stringify("x".repeat(50_000))}; };`,
+    });
+    expect((await call("POST", `/v1/actions/${action.id}/run`, { token: team.apiKey, body: {} })).status).toBe(200);
+    for (const cookie of [await signIn(team.apiKey), await signIn(await readKeyOf(team.apiKey))]) {
+      const settings = await page(`/dashboard/chatbots/${bot.id}`, cookie);
+      expect(settings.status).toBe(200);
+      expect(settings.text).not.toContain("<script>alert(1)</script>");
+      expect(settings.text).not.toContain("<img src=x");
+      expect(settings.text).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+      // The stored result is cut; the page stays small.
+      expect(new TextEncoder().encode(settings.text).length).toBeLessThan(120 * 1024);
+    }
+  });
+
+  it("shows a read key's session the actions and their runs without any control", async () => {
+    const team = await createTeam();
+    const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
+    const action = await addAction(team.apiKey, {
+      name: "Lookup",
+      chatbot_id: bot.id,
+      code: "export default async () => 41 + 1;",
+      allowed_hosts: ["api.example.com"],
+    });
+    expect((await call("POST", `/v1/actions/${action.id}/run`, { token: team.apiKey, body: {} })).status).toBe(200);
+    const html = sectionOf(
+      (await page(`/dashboard/chatbots/${bot.id}`, await signIn(await readKeyOf(team.apiKey)))).text,
+      "custom-actions",
+    );
+    expect(html).toContain("export default async () =&gt; 41 + 1;");
+    expect(html).toContain("api.example.com");
+    expect(html).toContain('<pre class="run-text"><bdi dir="auto">42</bdi></pre>');
+    expect(html).not.toContain("<form");
+    expect(html).not.toContain("data-confirm");
+    expect(html).not.toContain("<textarea");
+    expect(html).not.toContain("<button");
+  });
+
+  it("a session's PATCH with a syntax error answers 400 with the line and column under /code", async () => {
+    const team = await createTeam();
+    const action = await addAction(team.apiKey, { name: "Lookup", code: "export default async () => 1;" });
+    const response = await sessionWrite(await signIn(team.apiKey), "PATCH", `/v1/actions/${action.id}`, {
+      code: "export default async () => {\n  return 1 +;\n};",
+    });
+    expect(response.status).toBe(400);
+    const problem = (await response.json()) as { errors: { pointer: string; message: string }[] };
+    expect(problem.errors[0]!.pointer).toBe("/code");
+    expect(problem.errors[0]!.message).toMatch(/line 2, column \d+/);
   });
 });
