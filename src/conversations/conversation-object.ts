@@ -12,6 +12,7 @@ import type { Trigger, TriggerAction, TriggerEvent, TriggerFiring } from "../tri
 import { findTrigger } from "../triggers/storage";
 import { type DomainEvent, type EventType, newEventId, participantEvent } from "../webhooks/events";
 import { publishEvents } from "../webhooks/publish";
+import { mayHaveSubscriptions } from "../webhooks/storage";
 import { applyMetadata, type MetadataOutcome, type MetadataStore, type Warning } from "./metadata-rules";
 import type {
   ConversationInfo,
@@ -237,7 +238,7 @@ export class ConversationObject extends DurableObject<Env> {
     this.identity = input.identity;
     await this.scheduleAlarm(FLUSH_DELAY_MS);
     const created = participant.results[0]!.created === 1;
-    this.publish([
+    this.publish(() => [
       ...(created ? [this.participantCreated(identifier, customer, input.identity !== null, now)] : []),
       this.event("conversation.started", { started_at: now, metadata: changesOf(outcome, entries) }),
     ]);
@@ -290,7 +291,7 @@ export class ConversationObject extends DurableObject<Env> {
     await this.scheduleAlarm(FLUSH_DELAY_MS);
     for (const message of applied.stored) this.broadcast({ type: "message", message });
     if (Object.keys(changes).length > 0) this.broadcast({ type: "metadata", metadata: changes }, "staff");
-    this.publish([
+    this.publish(() => [
       ...applied.stored.map((message) => this.event("message.created", { message })),
       ...(Object.keys(changes).length > 0 ? [this.event("conversation.metadata.updated", { changes })] : []),
     ]);
@@ -385,7 +386,7 @@ export class ConversationObject extends DurableObject<Env> {
     }
     await this.scheduleAlarm(FLUSH_DELAY_MS);
     this.broadcast({ type: "message", message });
-    this.publish([this.event("message.created", { message })]);
+    this.publish(() => [this.event("message.created", { message })]);
     return { message, replayed: false };
   }
 
@@ -414,7 +415,7 @@ export class ConversationObject extends DurableObject<Env> {
       endedAt: next.ended_at,
     }).run();
     if (ending) {
-      this.publish([this.event("conversation.ended", { outcome: next.outcome, ended_at: next.ended_at })]);
+      this.publish(() => [this.event("conversation.ended", { outcome: next.outcome, ended_at: next.ended_at })]);
       await this.fire("conversation_ended", triggers);
     }
     return next;
@@ -440,7 +441,10 @@ export class ConversationObject extends DurableObject<Env> {
    * or the queue refuses, the events are kept here and the alarm publishes them again:
    * deliveries have ids derived from the event's, so a second publish never doubles one.
    */
-  private publish(events: DomainEvent[]): void {
+  private publish(make: () => DomainEvent[]): void {
+    // Most teams have no webhook: once this isolate knows that, events are not even built.
+    if (!this.info || !mayHaveSubscriptions(this.info.team_id)) return;
+    const events = make();
     if (events.length === 0) return;
     this.ctx.waitUntil(
       publishEvents(this.env, events).catch(async (error) => {
@@ -718,7 +722,7 @@ export class ConversationObject extends DurableObject<Env> {
         this.storage.dropTimer(trigger.id);
         continue;
       }
-      this.publish([this.event("conversation.inactive", { trigger_id: current.id, inactive_since: this.lastVisitorAt(dueAt, current) })]);
+      this.publish(() => [this.event("conversation.inactive", { trigger_id: current.id, inactive_since: this.lastVisitorAt(dueAt, current) })]);
       await this.run(current, dueAt, []);
     }
   }
@@ -763,7 +767,7 @@ export class ConversationObject extends DurableObject<Env> {
     await this.scheduleAlarm(FLUSH_DELAY_MS);
     if (Object.keys(changes).length > 0) {
       this.broadcast({ type: "metadata", metadata: changes }, "staff");
-      this.publish([this.event("conversation.metadata.updated", { changes })]);
+      this.publish(() => [this.event("conversation.metadata.updated", { changes })]);
     }
     if (change) await this.writeCustomer(change);
     return { ok: true, created: !existed, entry: this.readMetadataKey(key)!, warnings: outcome.warnings };
@@ -775,7 +779,7 @@ export class ConversationObject extends DurableObject<Env> {
     if (!this.storage.deleteMetadata(key)) return false;
     this.metadataMirror.delete(key);
     this.broadcast({ type: "metadata", metadata: { [key]: null } }, "staff");
-    this.publish([this.event("conversation.metadata.updated", { changes: { [key]: null } })]);
+    this.publish(() => [this.event("conversation.metadata.updated", { changes: { [key]: null } })]);
     // A flush under way may still be copying this key to D1; deleting before it lands
     // would leave the key in the projection for good.
     await this.projectionWrites;

@@ -34,6 +34,15 @@ export type Subscription = { id: string; chatbot_id: string | null; events: read
 
 const subscriptions = new Map<string, { list: Subscription[]; expires: number }>();
 
+/**
+ * False only where this isolate knows, from a fresh cache entry, that the team has no
+ * webhook: the message hot path then skips building its events at all.
+ */
+export function mayHaveSubscriptions(teamId: string, now = Date.now()): boolean {
+  const hit = subscriptions.get(teamId);
+  return !hit || hit.expires <= now || hit.list.length > 0;
+}
+
 /** The team's live webhooks as publishing needs them: through the isolate cache. */
 export async function findTeamSubscriptions(db: D1Database, teamId: string, now = Date.now()): Promise<Subscription[]> {
   const hit = subscriptions.get(teamId);
