@@ -3,6 +3,7 @@
 // cookie (same origin, so fetch sends this origin's Origin); the API validates, and its
 // problems are shown next to the fields their pointers name.
 import { register } from "./enhance";
+import { clearErrors, errorBoxOf, fieldsOf, send as sendWrite, setStatus as setStatusLine, statusOf } from "./writes";
 
 type FieldError = { pointer: string; message: string };
 type Problem = { title?: string; detail?: string; errors?: FieldError[] };
@@ -18,61 +19,14 @@ type Body = Problem & {
 };
 type Answer = { status: number; body: Body };
 
+/** A write through the shared client (writes.ts), its body read as what these pages expect. */
 async function send(method: string, url: string, body?: unknown): Promise<Answer> {
-  try {
-    const response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let parsed: unknown = null;
-    try {
-      parsed = await response.json();
-    } catch {
-      // Not JSON (a proxy's error page): the status says enough.
-    }
-    return { status: response.status, body: parsed !== null && typeof parsed === "object" ? (parsed as Body) : {} };
-  } catch {
-    return { status: 0, body: { detail: "The service could not be reached. Check the connection and try again." } };
-  }
-}
-
-/** The form's own status line (role=status), announced to screen readers. */
-function statusOf(root: Element): HTMLElement | null {
-  return root.querySelector<HTMLElement>(":scope > .actions > .form-status, :scope > .form-status");
+  const answer = await sendWrite(method, url, body);
+  return { status: answer.status, body: answer.body as Body };
 }
 
 function setStatus(root: Element, text: string, kind: "ok" | "error" | "" = ""): void {
-  const status = statusOf(root);
-  if (!status) return;
-  status.textContent = text;
-  status.classList.toggle("ok", kind === "ok");
-  status.classList.toggle("error", kind === "error");
-}
-
-/** The fields of a form that name an API pointer (`data-pointer`), longest pointer first. */
-function fieldsOf(form: HTMLFormElement): HTMLElement[] {
-  return [...form.querySelectorAll<HTMLElement>("[data-pointer]")].sort(
-    (a, b) => (b.dataset.pointer ?? "").length - (a.dataset.pointer ?? "").length,
-  );
-}
-
-/** The element that shows a field's errors: the last id in its aria-describedby that ends in -error. */
-function errorBoxOf(field: HTMLElement): HTMLElement | null {
-  const id = (field.getAttribute("aria-describedby") ?? "").split(/\s+/).find((part) => part.endsWith("-error"));
-  return id ? document.getElementById(id) : null;
-}
-
-function clearErrors(form: HTMLFormElement): void {
-  for (const field of fieldsOf(form)) {
-    field.removeAttribute("aria-invalid");
-    const box = errorBoxOf(field);
-    if (box) {
-      box.replaceChildren();
-      box.hidden = true;
-    }
-  }
+  setStatusLine(statusOf(root), text, kind);
 }
 
 const unescapePointer = (part: string) => part.replaceAll("~1", "/").replaceAll("~0", "~");

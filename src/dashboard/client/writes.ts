@@ -60,14 +60,14 @@ export function setStatus(target: HTMLElement | null, text: string, kind: "ok" |
 }
 
 /** Fields that name an API pointer (`data-pointer`), longest pointer first so the most precise one takes an error. */
-function fieldsOf(form: HTMLElement): HTMLElement[] {
+export function fieldsOf(form: HTMLElement): HTMLElement[] {
   return [...form.querySelectorAll<HTMLElement>("[data-pointer]")].sort(
     (a, b) => (b.dataset.pointer ?? "").length - (a.dataset.pointer ?? "").length,
   );
 }
 
 /** A field's error place: the id in its aria-describedby that ends in -error. */
-function errorBoxOf(field: HTMLElement): HTMLElement | null {
+export function errorBoxOf(field: HTMLElement): HTMLElement | null {
   const id = (field.getAttribute("aria-describedby") ?? "").split(/\s+/).find((part) => part.endsWith("-error"));
   return id ? document.getElementById(id) : null;
 }
