@@ -722,7 +722,9 @@ export class ConversationObject extends DurableObject<Env> {
         this.storage.dropTimer(trigger.id);
         continue;
       }
-      this.publish(() => [this.event("conversation.inactive", { trigger_id: current.id, inactive_since: this.lastVisitorAt(dueAt, current) })]);
+      this.publish(() => [
+        this.event("conversation.inactive", { trigger_id: current.id, inactive_since: this.lastVisitorAt(dueAt, current) }),
+      ]);
       await this.run(current, dueAt, []);
     }
   }
