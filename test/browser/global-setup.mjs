@@ -20,7 +20,7 @@ const TOKEN_SECRET = "browser-token-secret-0123456789abcdef";
 export const WEBHOOK_VARS = {
   ALLOW_LOCAL_WEBHOOKS: "true",
   WEBHOOK_RETRY_BASE_SECONDS: "1",
-  WEBHOOK_RETRY_WINDOW_SECONDS: "6",
+  WEBHOOK_RETRY_WINDOW_SECONDS: "10",
   WEBHOOK_TIMEOUT_SECONDS: "2",
 };
 /** Attempts at /healthz, 250 ms apart: a bounded wait for workerd to come up. */
