@@ -15,7 +15,7 @@ import { notFound } from "../shared/problem";
 import type { TriggerFiring } from "../triggers/model";
 import type { DashboardEnv } from "./auth";
 import { ACTION_LABELS, shorten, TRIGGER_EVENT_LABELS } from "./automation-labels";
-import { formatTime, Layout, PAGE_HEADERS, Section, Value } from "./layout";
+import { formatTime, Layout, PAGE_HEADERS, Pager, Section, Value } from "./layout";
 
 /** /dashboard/conversations: the list, and each conversation's page. */
 export const conversationPages = new Hono<DashboardEnv>();
@@ -121,10 +121,7 @@ conversationPages.get("/", async (c) => {
           </tbody>
         </table>
       )}
-      <nav class="pager" aria-label="Pages">
-        {query.cursor ? <a href={`?${keep}`}>First page</a> : null}
-        {nextHref ? <a href={nextHref}>Next page</a> : null}
-      </nav>
+      <Pager keep={keep} cursor={query.cursor} nextHref={nextHref} />
     </Layout>,
     200,
     PAGE_HEADERS,

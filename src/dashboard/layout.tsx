@@ -41,19 +41,36 @@ export function Value({ children }: { children: Child }) {
   return <bdi dir="auto">{children}</bdi>;
 }
 
+/** Every page's head: its title, the dashboard's stylesheet and script (no inline code). */
+function Head({ title }: { title: string }) {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="robots" content="noindex" />
+      <link rel="icon" href="data:," />
+      <title>{`${title} · Chat Context`}</title>
+      <link rel="stylesheet" href="/dashboard.css" />
+      <script src="/dashboard.js" defer />
+    </head>
+  );
+}
+
+/** A list's paging: back to the first page (keeping the filters) and on to the next, where there is one. */
+export function Pager({ keep, cursor, nextHref }: { keep: URLSearchParams; cursor: string | undefined; nextHref: string | null }) {
+  return (
+    <nav class="pager" aria-label="Pages">
+      {cursor ? <a href={`?${keep}`}>First page</a> : null}
+      {nextHref ? <a href={nextHref}>Next page</a> : null}
+    </nav>
+  );
+}
+
 /** A page without navigation (sign-in, session ended). */
 export function Bare({ title, children }: { title: string; children: Child }) {
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex" />
-        <link rel="icon" href="data:," />
-        <title>{`${title} · Chat Context`}</title>
-        <link rel="stylesheet" href="/dashboard.css" />
-        <script src="/dashboard.js" defer />
-      </head>
+      <Head title={title} />
       <body class="bare">
         <main>{children}</main>
       </body>
@@ -65,15 +82,7 @@ export function Bare({ title, children }: { title: string; children: Child }) {
 export function Layout({ title, current, viewer, children }: { title: string; current: Section; viewer: Viewer; children: Child }) {
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex" />
-        <link rel="icon" href="data:," />
-        <title>{`${title} · Chat Context`}</title>
-        <link rel="stylesheet" href="/dashboard.css" />
-        <script src="/dashboard.js" defer />
-      </head>
+      <Head title={title} />
       <body data-scope={viewer.scope}>
         <a class="skip" href="#main">
           Skip to content

@@ -9,7 +9,7 @@ import { Cursor } from "../shared/cursor";
 import { ID_PATTERN } from "../shared/ids";
 import type { DashboardEnv } from "./auth";
 import { jsonText } from "./client/json-text";
-import { formatTime, Layout, PAGE_HEADERS, Section, Value, type Viewer } from "./layout";
+import { formatTime, Layout, PAGE_HEADERS, Pager, Section, Value, type Viewer } from "./layout";
 import { loadSchedules, SchedulesSection } from "./participant-schedules";
 
 /**
@@ -266,10 +266,7 @@ participantPages.get("/", async (c) => {
           </tbody>
         </table>
       )}
-      <nav class="pager" aria-label="Pages">
-        {query.cursor ? <a href={`?${keep}`}>First page</a> : null}
-        {nextHref ? <a href={nextHref}>Next page</a> : null}
-      </nav>
+      <Pager keep={keep} cursor={query.cursor} nextHref={nextHref} />
       {chosen ? (
         <div class="participant-tools">
           {viewer.scope === "write" ? <CreateSection chatbots={chatbots} chosen={chatbotId} /> : null}
