@@ -47,10 +47,12 @@ function chunkSql(teamId, chatbotId, first, count) {
        CASE i % 4 WHEN 0 THEN 'handoff' WHEN 1 THEN 'purchase' WHEN 2 THEN 'resolved' END,
        CASE WHEN i % 4 = 3 THEN NULL ELSE ${at} END,
        base.seq + i FROM n, (SELECT COALESCE(MAX(seq), 0) - ${first} AS seq FROM conversations) base;`,
-    `${n} INSERT INTO metadata_values (key_id, conv, value, num)
-     SELECT key_id, conv, value, CASE WHEN value GLOB '[0-9]*' THEN CAST(value AS REAL) END FROM (
-       SELECT k.id AS key_id, c.seq AS conv, ${value} AS value
+    // As upsertProjectedMetadata writes them: each row with its conversation's day and outcome label id.
+    `${n} INSERT INTO metadata_values (key_id, conv, value, num, day, outcome)
+     SELECT key_id, conv, value, CASE WHEN value GLOB '[0-9]*' THEN CAST(value AS REAL) END, day, outcome FROM (
+       SELECT k.id AS key_id, c.seq AS conv, ${value} AS value, unixepoch(c.started_at) / 86400 AS day, o.id AS outcome
        FROM n JOIN conversations c ON c.id = printf('conv_b%025d', i) JOIN metadata_keys k ON k.chatbot_id = '${chatbotId}'
+       LEFT JOIN outcome_labels o ON o.label = c.outcome
      ) ORDER BY key_id, conv;`,
   ];
 }

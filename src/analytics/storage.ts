@@ -108,12 +108,31 @@ export function bucketLabels(edges: number[]): string[] {
   return labels;
 }
 
+export type Answer = { total: number; groups: Group[] };
+
+/** How a query is answered: "auto" picks; "rows" always reads conversation by conversation (tests compare the two). */
+export type Plan = "auto" | "rows";
+
 /**
- * Counts the chatbot's conversations that match, per group and outcome. An equality or range
- * condition on a key is read first from its index, so its cost follows its matches, not the
- * chatbot's size; without one the chatbot's conversations are read from a covering index.
+ * Counts the chatbot's conversations that match, per group and outcome. A segment of the
+ * whole chatbot by a key (no filters, whole-day bounds) reads that key's index alone; else an
+ * equality or range condition on a key is read first from its index, so its cost follows its
+ * matches, not the chatbot's size; without one the chatbot's conversations are read from a
+ * covering index.
  */
-export async function countConversations(db: D1Database, query: AnalyticsQuery, cost?: Cost): Promise<{ total: number; groups: Group[] }> {
+export async function countConversations(db: D1Database, query: AnalyticsQuery, cost?: Cost, plan: Plan = "auto"): Promise<Answer> {
+  if (plan === "auto" && query.conditions.length === 0 && query.groupBy && typeof query.groupBy === "object") {
+    const days = dayRange(query);
+    if (days) {
+      const answer = await countSegments(db, query, query.groupBy, days, cost);
+      if (answer) return answer;
+    }
+  }
+  return countByRows(db, query, cost);
+}
+
+/** The conversations matching the query's conditions, counted one by one (see countConversations). */
+async function countByRows(db: D1Database, query: AnalyticsQuery, cost?: Cost): Promise<Answer> {
   const chatbot = { sql: "?", params: [query.chatbotId] };
   const params: unknown[] = [];
   const conditions = [...query.conditions];
@@ -193,12 +212,161 @@ export async function countConversations(db: D1Database, query: AnalyticsQuery, 
   if (!groupBy && byValue.size === 0) byValue.set("all", { value: "all", conversations: 0, outcomes: {} });
   const groups = [...byValue.values()];
   if (groupBy === "day") groups.sort((a, b) => (a.value! < b.value! ? -1 : 1));
-  else if (!labels)
-    groups.sort(
-      (a, b) =>
-        Number(a.value === null) - Number(b.value === null) ||
-        b.conversations - a.conversations ||
-        ((a.value ?? "") < (b.value ?? "") ? -1 : 1),
-    );
+  else if (!labels) sortBySize(groups);
   return { total, groups };
+}
+
+const byValueText = (a: Group, b: Group) => ((a.value ?? "") < (b.value ?? "") ? -1 : 1);
+
+/** Largest first, ties by value; the group without the key (null) last. */
+function sortBySize(groups: Group[]): void {
+  groups.sort(
+    (a, b) =>
+      Number(a.value === null) - Number(b.value === null) ||
+      b.conversations - a.conversations ||
+      ((a.value ?? "") < (b.value ?? "") ? -1 : 1),
+  );
+}
+
+const DAY_MS = 86_400_000;
+
+/** The query's bounds as UTC day numbers (days since 1970-01-01), or null where one is not a midnight. */
+function dayRange(query: AnalyticsQuery): { from?: number; to?: number } | null {
+  const days: { from?: number; to?: number } = {};
+  for (const bound of ["from", "to"] as const) {
+    const text = query[bound];
+    if (text === undefined) continue;
+    const ms = Date.parse(text);
+    if (ms % DAY_MS !== 0) return null;
+    days[bound] = ms / DAY_MS;
+  }
+  return days;
+}
+
+/** At most this many outcome labels are counted per bucket in one pass; more go to countByRows. */
+const BUCKET_OUTCOMES_MAX = 40;
+
+/** Adds `n` conversations of `outcome` (null for none) to a group. */
+function tally(group: Group, outcome: string | null, n: number): void {
+  if (n === 0) return;
+  group.conversations += n;
+  const label = outcome ?? NO_OUTCOME;
+  group.outcomes[label] = (group.outcomes[label] ?? 0) + n;
+}
+
+/** What remains of the per-outcome totals once the groups are taken away: the null or "other" group. */
+function remainder(value: string | null, totals: { outcome: string | null; n: number }[], groups: Group[]): Group {
+  const rest: Group = { value, conversations: 0, outcomes: {} };
+  for (const { outcome, n } of totals) {
+    const label = outcome ?? NO_OUTCOME;
+    tally(rest, outcome, n - groups.reduce((sum, group) => sum + (group.outcomes[label] ?? 0), 0));
+  }
+  return rest;
+}
+
+/**
+ * A segment of the whole chatbot (within whole days) by one key, read from that key's index
+ * alone: each metadata row carries its conversation's day and outcome (migrations/0013), so
+ * no conversation is read per row. The conversations without the key (or, with buckets, without
+ * a number) are the chatbot's totals per outcome less the key's. Null where countByRows must answer.
+ */
+async function countSegments(
+  db: D1Database,
+  query: AnalyticsQuery,
+  groupBy: { key: string; buckets?: number[] },
+  days: { from?: number; to?: number },
+  cost?: Cost,
+): Promise<Answer | null> {
+  const started = `${query.from ? "AND started_at >= ?" : ""} ${query.to ? "AND started_at < ?" : ""}`;
+  const startedParams = [query.from, query.to].filter((bound) => bound !== undefined);
+  const daySql = `${days.from !== undefined ? "AND v.day >= ?" : ""} ${days.to !== undefined ? "AND v.day < ?" : ""}`;
+  const dayParams = [days.from, days.to].filter((day) => day !== undefined);
+  const key = keyId(groupBy.key, { sql: "?", params: [query.chatbotId] });
+  // The chatbot's conversations per outcome (in index order, no sort), with each label's id.
+  const totalsStatement = db
+    .prepare(
+      `SELECT t.outcome AS outcome, o.id AS code, t.n AS n FROM (
+         SELECT outcome, COUNT(*) AS n FROM conversations INDEXED BY conversations_for_analytics
+         WHERE chatbot_id = ? ${started} GROUP BY outcome
+       ) t LEFT JOIN outcome_labels o ON o.label = t.outcome`,
+    )
+    .bind(query.chatbotId, ...startedParams);
+  type Total = { outcome: string | null; code: number | null; n: number };
+
+  if (!groupBy.buckets) {
+    // Grouped in the index's (value, outcome) order; the largest values kept; part 1 sums every value per outcome.
+    const [totalsAnswer, valuesAnswer] = await db.batch<unknown>([
+      totalsStatement,
+      db
+        .prepare(
+          `WITH counted AS MATERIALIZED (
+             SELECT v.value AS grp, v.outcome AS code, COUNT(*) AS n FROM metadata_values v INDEXED BY metadata_values_by_value
+             WHERE v.key_id = ${key.sql} ${daySql} GROUP BY 1, 2
+           ),
+           kept AS (SELECT grp FROM counted GROUP BY grp ORDER BY SUM(n) DESC, grp LIMIT ${GROUPS_MAX})
+           SELECT 0 AS part, counted.grp AS grp, o.label AS outcome, counted.n AS n
+           FROM counted JOIN kept ON kept.grp = counted.grp LEFT JOIN outcome_labels o ON o.id = counted.code
+           UNION ALL
+           SELECT 1, NULL, o.label, SUM(counted.n) FROM counted LEFT JOIN outcome_labels o ON o.id = counted.code GROUP BY counted.code`,
+        )
+        .bind(...key.params, ...dayParams),
+    ]);
+    tallyD1(cost, totalsAnswer!);
+    tallyD1(cost, valuesAnswer!);
+    const totals = totalsAnswer!.results as Total[];
+    const rows = valuesAnswer!.results as { part: number; grp: string | null; outcome: string | null; n: number }[];
+    const byValue = new Map<string, Group>();
+    for (const row of rows.filter((row) => row.part === 0)) {
+      let group = byValue.get(row.grp!);
+      if (!group) {
+        group = { value: row.grp, conversations: 0, outcomes: {} };
+        byValue.set(row.grp!, group);
+      }
+      tally(group, row.outcome, row.n);
+    }
+    const keyed: Group = { value: "", conversations: 0, outcomes: {} };
+    for (const row of rows.filter((row) => row.part === 1)) tally(keyed, row.outcome, row.n);
+    const missing = remainder(null, totals, [keyed]);
+    // Kept as countByRows keeps them: the largest, ties by value, the null group first among its ties.
+    let groups = [...(missing.conversations > 0 ? [missing] : []), ...[...byValue.values()].sort(byValueText)];
+    if (groups.length > GROUPS_MAX) groups = groups.sort((a, b) => b.conversations - a.conversations).slice(0, GROUPS_MAX);
+    sortBySize(groups);
+    return { total: totals.reduce((sum, row) => sum + row.n, 0), groups };
+  }
+
+  const totalsAnswer = await totalsStatement.all<Total>();
+  tallyD1(cost, totalsAnswer);
+  const totals = totalsAnswer.results;
+  const coded = totals.filter((row) => row.code !== null);
+  if (coded.length > BUCKET_OUTCOMES_MAX) return null;
+  // One range read of the key's numbers per bucket, outcomes counted by label id: no sort.
+  const edges = groupBy.buckets;
+  const ranges = [...edges.keys(), edges.length].map((i) => ({ lo: i > 0 ? edges[i - 1] : undefined, hi: edges[i] }));
+  const counts = await db.batch<Record<string, number | null>>(
+    ranges.map(({ lo, hi }) =>
+      db
+        .prepare(
+          `SELECT COUNT(*) AS n ${coded.map((_, i) => `, SUM(v.outcome = ?) AS o${i}`).join("")}
+           FROM metadata_values v INDEXED BY metadata_values_by_num
+           WHERE v.key_id = ${key.sql} AND v.num IS NOT NULL ${lo !== undefined ? "AND v.num >= ?" : ""} ${hi !== undefined ? "AND v.num < ?" : ""} ${daySql}`,
+        )
+        .bind(...coded.map((row) => row.code), ...key.params, ...[lo, hi].filter((edge) => edge !== undefined), ...dayParams),
+    ),
+  );
+  const labels = bucketLabels(edges);
+  const groups = counts.map((answer, i) => {
+    tallyD1(cost, answer);
+    const row = answer.results[0]!;
+    const group: Group = { value: labels[i]!, conversations: 0, outcomes: {} };
+    let labelled = 0;
+    coded.forEach((total, j) => {
+      const n = row[`o${j}`] ?? 0;
+      labelled += n;
+      tally(group, total.outcome, n);
+    });
+    tally(group, null, (row.n ?? 0) - labelled);
+    return group;
+  });
+  groups.push(remainder("other", totals, groups));
+  return { total: totals.reduce((sum, row) => sum + row.n, 0), groups };
 }

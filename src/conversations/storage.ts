@@ -182,7 +182,8 @@ export function numericValue(value: string): number | null {
 
 /**
  * Projects one metadata pair: interns the key for the chatbot, then upserts the value under
- * the conversation's integer surrogate. Two statements, in this order, for one batch.
+ * the conversation's integer surrogate, with the conversation's start day and outcome label id
+ * (kept current by the outcome trigger of migrations/0013). Two statements, in this order, for one batch.
  */
 export function upsertProjectedMetadata(
   db: D1Database,
@@ -192,8 +193,9 @@ export function upsertProjectedMetadata(
     db.prepare("INSERT INTO metadata_keys (chatbot_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(input.chatbotId, input.key),
     db
       .prepare(
-        `INSERT INTO metadata_values (key_id, conv, value, num)
-         SELECT k.id, c.seq, ?3, ?4 FROM metadata_keys k, conversations c WHERE k.chatbot_id = ?1 AND k.key = ?2 AND c.id = ?5
+        `INSERT INTO metadata_values (key_id, conv, value, num, day, outcome)
+         SELECT k.id, c.seq, ?3, ?4, unixepoch(c.started_at) / 86400, (SELECT id FROM outcome_labels WHERE label = c.outcome)
+         FROM metadata_keys k, conversations c WHERE k.chatbot_id = ?1 AND k.key = ?2 AND c.id = ?5
          ON CONFLICT (key_id, conv) DO UPDATE SET value = excluded.value, num = excluded.num`,
       )
       .bind(input.chatbotId, input.key, input.value, numericValue(input.value), input.conversationId),

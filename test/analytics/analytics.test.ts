@@ -1,13 +1,9 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { insertWebConversation, numericValue, updateConversationState, upsertProjectedMetadata } from "../../src/conversations/storage";
-import { upsertWebParticipant } from "../../src/participants/storage";
-import { newId } from "../../src/shared/ids";
+import { numericValue } from "../../src/conversations/storage";
+import { type Seeded, seedProjection } from "../support/analytics-seed";
 import { call, createChatbot, createTeam, expectFieldErrors } from "../support/api";
 import { describeApiKeyAuth } from "../support/api-key-suite";
 import { costOf } from "../support/cost";
-
-type Seeded = { day: string; metadata: Record<string, string>; outcome: string | null; status?: "open" | "ended" };
 
 const CONVERSATIONS: Record<string, Seeded> = {
   c1: { day: "2026-01-01", metadata: { plan: "pro", cart: "10", utm: "google" }, outcome: "purchase", status: "ended" },
@@ -16,40 +12,6 @@ const CONVERSATIONS: Record<string, Seeded> = {
   c4: { day: "2026-01-03", metadata: { plan: "enterprise" }, outcome: "purchase" },
   c5: { day: "2026-01-03", metadata: { plan: "pro plus", cart: "1e3", utm: "fb" }, outcome: "resolved" },
 };
-
-/** Conversations seeded straight through the storage layer, as the object's alarm projects them. */
-async function seed(teamId: string, chatbotId: string, conversations: Record<string, Seeded>) {
-  const ids: Record<string, string> = {};
-  for (const [name, seeded] of Object.entries(conversations)) {
-    const id = newId("conv");
-    const visitor = `vis-${name}-${Math.random().toString(36).slice(2)}`;
-    const customer = { name: null, email: null, phone: null, timezone: null };
-    const startedAt = `${seeded.day}T12:00:00.000Z`;
-    await env.DB.batch([
-      upsertWebParticipant(env.DB, {
-        id: newId("part"),
-        teamId,
-        chatbotId,
-        identifier: visitor,
-        verified: false,
-        customer,
-        now: startedAt,
-      }),
-      insertWebConversation(env.DB, { id, teamId, chatbotId, identifier: visitor, startedAt }),
-      updateConversationState(env.DB, {
-        id,
-        status: seeded.status ?? "open",
-        outcome: seeded.outcome,
-        endedAt: seeded.status === "ended" ? startedAt : null,
-      }),
-      ...Object.entries(seeded.metadata).flatMap(([key, value]) =>
-        upsertProjectedMetadata(env.DB, { conversationId: id, chatbotId, key: `chat-widget:${key}`, value }),
-      ),
-    ]);
-    ids[name] = id;
-  }
-  return ids;
-}
 
 let team: { id: string; apiKey: string };
 let chatbotId: string;
@@ -60,7 +22,7 @@ const names = (byId: Record<string, string>, list: string[]): string[] =>
 beforeAll(async () => {
   team = await createTeam();
   chatbotId = (await createChatbot(team.apiKey)).id;
-  ids = await seed(team.id, chatbotId, CONVERSATIONS);
+  ids = await seedProjection(team.id, chatbotId, CONVERSATIONS);
 });
 
 function analytics(body: Record<string, unknown>, apiKey = team.apiKey) {
@@ -221,7 +183,7 @@ describe("POST /v1/analytics/conversations", () => {
     const big = await createChatbot(team.apiKey);
     const many: Record<string, Seeded> = {};
     for (let i = 0; i < 60; i++) many[`m${i}`] = { day: "2026-02-01", metadata: { user_id: `user-${i}`, plan: "pro" }, outcome: null };
-    await seed(team.id, big.id, many);
+    await seedProjection(team.id, big.id, many);
     const one = await call("POST", "/v1/analytics/conversations", {
       token: team.apiKey,
       body: { chatbot_id: big.id, filters: [{ key: "chat-widget:user_id", op: "eq", value: "user-7" }] },

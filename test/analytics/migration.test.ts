@@ -4,15 +4,18 @@ import { numericValue } from "../../src/conversations/storage";
 import { newId } from "../../src/shared/ids";
 
 const NOW = "2026-01-01T00:00:00.000Z";
-const MIGRATION = "0011_analytics.sql";
+const MIGRATIONS = ["0011_analytics.sql", "0013_analytics_segments.sql"];
 
 /**
- * Puts this file's database back to the layout before the analytics migration (its own
- * storage: other files never see it), so the migration can be run again over old rows.
+ * Puts this file's database back to the layout before the analytics migrations (its own
+ * storage: other files never see it), so they can be run again over old rows.
  */
 async function undoMigration() {
   await env.DB.batch(
     [
+      "DROP TRIGGER conversations_outcome_insert",
+      "DROP TRIGGER conversations_outcome_update",
+      "DROP TABLE outcome_labels",
       "DROP TRIGGER conversation_metadata_insert",
       "DROP VIEW conversation_metadata",
       "DROP TABLE metadata_values",
@@ -29,12 +32,14 @@ async function undoMigration() {
 }
 
 async function applyMigration() {
-  const migration = env.TEST_MIGRATIONS.find((entry) => entry.name === MIGRATION);
-  if (!migration) throw new Error(`${MIGRATION} not among the migrations`);
-  for (const query of migration.queries) await env.DB.prepare(query).run();
+  for (const name of MIGRATIONS) {
+    const migration = env.TEST_MIGRATIONS.find((entry) => entry.name === name);
+    if (!migration) throw new Error(`${name} not among the migrations`);
+    for (const query of migration.queries) await env.DB.prepare(query).run();
+  }
 }
 
-describe("the analytics migration", () => {
+describe("the analytics migrations", () => {
   it("moves existing metadata rows to the interned layout, numbers parsed as the Worker parses them", async () => {
     await undoMigration();
     const teamId = newId("team");
@@ -65,7 +70,21 @@ describe("the analytics migration", () => {
       ]);
     }
 
+    // One old conversation has an outcome: its rows take the label's id and the start day.
+    await env.DB.prepare("UPDATE conversations SET outcome = 'purchase' WHERE id = ?").bind(conversations[1]).run();
+
     await applyMigration();
+
+    const stamped = await env.DB.prepare(
+      `SELECT c.id AS id, MIN(v.day) AS first, MAX(v.day) AS last, COUNT(DISTINCT v.outcome) AS labels, MAX(o.label) AS label
+       FROM metadata_values v JOIN conversations c ON c.seq = v.conv LEFT JOIN outcome_labels o ON o.id = v.outcome GROUP BY c.id ORDER BY c.seq`,
+    ).all<{ id: string; first: number; last: number; labels: number; label: string | null }>();
+    const day = Date.parse(NOW) / 86_400_000;
+    expect(stamped.results).toEqual([
+      { id: conversations[0], first: day, last: day, labels: 0, label: null },
+      { id: conversations[1], first: day, last: day, labels: 1, label: "purchase" },
+      { id: conversations[2], first: day, last: day, labels: 0, label: null },
+    ]);
 
     const seqs = await env.DB.prepare("SELECT id, seq FROM conversations ORDER BY seq").all<{ id: string; seq: number }>();
     expect(seqs.results.map((row) => row.id)).toEqual(conversations);
@@ -100,5 +119,25 @@ describe("the analytics migration", () => {
     ]);
     const seq = await env.DB.prepare("SELECT seq FROM conversations WHERE id = ?").bind(next).first<{ seq: number }>();
     expect(seq!.seq).toBe(Math.max(...seqs.results.map((row) => row.seq)) + 1);
+
+    // A changed outcome follows into the conversation's metadata rows, its label interned once.
+    const labelsOf = (id: string) =>
+      env.DB.prepare(
+        `SELECT DISTINCT o.label AS label FROM metadata_values v JOIN conversations c ON c.seq = v.conv
+         LEFT JOIN outcome_labels o ON o.id = v.outcome WHERE c.id = ?`,
+      )
+        .bind(id)
+        .all<{ label: string | null }>();
+    await env.DB.prepare("UPDATE conversations SET outcome = 'handoff' WHERE id = ?").bind(conversations[0]).run();
+    expect((await labelsOf(conversations[0]!)).results).toEqual([{ label: "handoff" }]);
+    await env.DB.prepare("UPDATE conversations SET outcome = NULL WHERE id = ?").bind(conversations[1]).run();
+    expect((await labelsOf(conversations[1]!)).results).toEqual([{ label: null }]);
+    await env.DB.prepare("UPDATE conversations SET outcome = 'handoff' WHERE id = ?").bind(conversations[2]).run();
+    expect((await env.DB.prepare("SELECT label FROM outcome_labels ORDER BY label").all()).results).toEqual([
+      { label: "handoff" },
+      { label: "purchase" },
+    ]);
+    // Another chatbot's rows of the same conversation number are untouched (keys are per chatbot).
+    expect((await labelsOf(conversations[2]!)).results).toEqual([{ label: "handoff" }]);
   });
 });
