@@ -87,17 +87,32 @@ export function filterConditions(conditions: Condition[], chatbot: Sql): { where
   return { where, params };
 }
 
-/** The best condition to read first: one whose matches an index of `metadata_values` lists. */
-function driverOf(conditions: Condition[]): number {
-  const rank = (condition: Condition) =>
-    typeof condition.field === "string"
-      ? 9
-      : ({ eq: 0, in: 1, gt: 2, gte: 2, lt: 2, lte: 2, exists: 3, contains: 4, neq: 9, missing: 9 } as const)[condition.op];
+/** How well an index of `metadata_values` lists a condition's matches: lower is better, 9 not at all. */
+function driverRank(condition: Condition): number {
+  return typeof condition.field === "string"
+    ? 9
+    : ({ eq: 0, in: 1, gt: 2, gte: 2, lt: 2, lte: 2, exists: 3, contains: 4, neq: 9, missing: 9 } as const)[condition.op];
+}
+
+/** A condition read first from a key's index, as terms on `metadata_values d`; the others remain. */
+export type Driver = { where: string[]; params: unknown[]; rank: number; rest: Condition[] };
+
+/** The best condition to read first (one whose matches an index of `metadata_values` lists), or null. */
+export function drivingCondition(conditions: Condition[], chatbot: Sql): Driver | null {
   let best = -1;
   conditions.forEach((condition, index) => {
-    if (rank(condition) < 9 && (best === -1 || rank(condition) < rank(conditions[best]!))) best = index;
+    if (driverRank(condition) < 9 && (best === -1 || driverRank(condition) < driverRank(conditions[best]!))) best = index;
   });
-  return best;
+  if (best === -1) return null;
+  const first = conditions[best] as Condition & { field: { key: string } };
+  const id = keyId(first.field.key, chatbot);
+  const test = valueTest(first, "d.value", "d.num");
+  return {
+    where: [`d.key_id = ${id.sql}`, test.sql],
+    params: [...id.params, ...test.params],
+    rank: driverRank(first),
+    rest: conditions.filter((_, index) => index !== best),
+  };
 }
 
 /** The labels of bucket edges, in answer order: "<lo", "lo-hi"..., ">=hi", "other". */
@@ -135,17 +150,15 @@ export async function countConversations(db: D1Database, query: AnalyticsQuery, 
 async function countByRows(db: D1Database, query: AnalyticsQuery, cost?: Cost): Promise<Answer> {
   const chatbot = { sql: "?", params: [query.chatbotId] };
   const params: unknown[] = [];
-  const conditions = [...query.conditions];
-  const driver = driverOf(conditions);
+  let conditions = query.conditions;
   let from: string;
   const where: string[] = [];
-  if (driver >= 0) {
-    const [first] = conditions.splice(driver, 1) as [Condition & { field: { key: string } }];
-    const id = keyId(first.field.key, chatbot);
-    const test = valueTest(first, "d.value", "d.num");
+  const driver = drivingCondition(conditions, chatbot);
+  if (driver) {
     from = "metadata_values d CROSS JOIN conversations c ON c.seq = d.conv";
-    where.push(`d.key_id = ${id.sql}`, test.sql);
-    params.push(...id.params, ...test.params);
+    where.push(...driver.where);
+    params.push(...driver.params);
+    conditions = driver.rest;
   } else {
     from = "conversations c INDEXED BY conversations_for_analytics";
   }

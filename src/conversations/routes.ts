@@ -3,6 +3,7 @@ import { z } from "zod";
 import { conditionsOf, Filters } from "../analytics/filters";
 import { requireApiKey } from "../api-keys/auth";
 import { requireTeamChatbot } from "../chatbots/lookups";
+import { costHeader, newCost } from "../shared/cost";
 import { Cursor } from "../shared/cursor";
 import type { ApiEnv } from "../shared/hono-env";
 import { limitBody, parseWith, readJson } from "../shared/json-body";
@@ -84,15 +85,21 @@ conversationRoutes.get("/", async (c) => {
   }
   // Another team's chatbot answers as a missing one does, not as an empty list.
   if (query.chatbot_id !== undefined) await requireTeamChatbot(c.env.DB, c.var.teamId, query.chatbot_id);
-  const page = await listConversations(c.env.DB, {
-    teamId: c.var.teamId,
-    chatbotId: query.chatbot_id,
-    cursor: query.cursor,
-    limit: query.limit,
-    metadata: query.metadata_key === undefined ? undefined : { key: query.metadata_key, value: query.metadata_value },
-    filters: filtersOf(query.filter),
-  });
-  return c.json({ conversations: page.rows, next_cursor: page.nextCursor });
+  const cost = newCost();
+  const page = await listConversations(
+    c.env.DB,
+    {
+      teamId: c.var.teamId,
+      chatbotId: query.chatbot_id,
+      cursor: query.cursor,
+      limit: query.limit,
+      metadata: query.metadata_key === undefined ? undefined : { key: query.metadata_key, value: query.metadata_value },
+      filters: filtersOf(query.filter),
+    },
+    cost,
+  );
+  // The rows read tell a rare value read from its index from a walk of the chatbot.
+  return c.json({ conversations: page.rows, next_cursor: page.nextCursor }, 200, { "Chat-Context-Cost": costHeader(cost, ["d1RowsRead"]) });
 });
 
 conversationRoutes.get("/:id", async (c) => {

@@ -3,8 +3,9 @@
  * conversation object holds the truth and copies counters and metadata here (its alarm),
  * for listing and analytics; reads of one conversation go to the object.
  */
-import { type Condition, filterConditions } from "../analytics/storage";
+import { type Condition, type Driver, drivingCondition, filterConditions } from "../analytics/storage";
 import type { CustomerRecord } from "../participants/storage";
+import { type Cost, tallyD1 } from "../shared/cost";
 
 export type ConversationRow = {
   id: string;
@@ -85,10 +86,40 @@ export type ConversationFilter = {
   filters?: Condition[];
 };
 
-/** One page, newest first (ids are time-ordered); `nextCursor` is the last id where more follow. */
+/** A filter with at most this many matches is read from its key's index and sorted; more are found walking newest first. */
+const DRIVEN_MATCHES_MAX = 1000;
+
+/**
+ * The filter on a key's value to read first, where its index lists few matches (one customer's
+ * `user_id`): counting them reads at most DRIVEN_MATCHES_MAX + 1 index entries. Null where
+ * walking the chatbot newest first finds a page sooner (a common value) or no index serves.
+ */
+async function rareDriver(
+  db: D1Database,
+  conditions: Condition[],
+  chatbot: { sql: string; params: unknown[] },
+  cost?: Cost,
+): Promise<Driver | null> {
+  const driver = drivingCondition(conditions, chatbot);
+  if (!driver || driver.rank > 2) return null;
+  const counted = await db
+    .prepare(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM metadata_values d WHERE ${driver.where.join(" AND ")} LIMIT ${DRIVEN_MATCHES_MAX + 1})`,
+    )
+    .bind(...driver.params)
+    .all<{ n: number }>();
+  tallyD1(cost, counted);
+  return counted.results[0]!.n <= DRIVEN_MATCHES_MAX ? driver : null;
+}
+
+/**
+ * One page, newest first (ids are time-ordered); `nextCursor` is the last id where more follow.
+ * A rare value of a key is read from its index; anything else walks the conversations newest first.
+ */
 export async function listConversations(
   db: D1Database,
   filter: ConversationFilter,
+  cost?: Cost,
 ): Promise<{ rows: ConversationRow[]; nextCursor: string | null }> {
   const where = ["c.team_id = ?"];
   const params: unknown[] = [filter.teamId];
@@ -109,17 +140,26 @@ export async function listConversations(
     const { key, value } = filter.metadata;
     conditions.push(value === undefined ? { field: { key }, op: "exists" } : { field: { key }, op: "eq", value });
   }
+  let from = "conversations c";
   if (conditions.length > 0) {
     // Keys are interned per chatbot: the named chatbot's, else each conversation's own.
     const chatbot = filter.chatbotId ? { sql: "?", params: [filter.chatbotId] } : { sql: "c.chatbot_id", params: [] };
-    const sql = filterConditions(conditions, chatbot);
+    const driver = filter.chatbotId ? await rareDriver(db, conditions, chatbot, cost) : null;
+    const sql = filterConditions(driver ? driver.rest : conditions, chatbot);
+    if (driver) {
+      from = "metadata_values d CROSS JOIN conversations c ON c.seq = d.conv";
+      where.unshift(...driver.where);
+      params.unshift(...driver.params);
+    }
     where.push(...sql.where);
     params.push(...sql.params);
   }
-  const { results } = await db
-    .prepare(`SELECT ${COLUMNS} FROM conversations c WHERE ${where.join(" AND ")} ORDER BY c.id DESC LIMIT ?`)
+  const answer = await db
+    .prepare(`SELECT ${COLUMNS} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY c.id DESC LIMIT ?`)
     .bind(...params, filter.limit + 1)
     .all<ConversationRow>();
+  tallyD1(cost, answer);
+  const results = answer.results;
   const rows = results.slice(0, filter.limit);
   return { rows, nextCursor: results.length > filter.limit ? rows.at(-1)!.id : null };
 }

@@ -263,6 +263,39 @@ describe("GET /v1/conversations?filter=", () => {
   });
 });
 
+describe("the list's filters on a rare value", () => {
+  it("reads the value's matches from its index, pages newest first, and walks for a common value", async () => {
+    const bot = await createChatbot(team.apiKey);
+    const many: Record<string, Seeded> = {};
+    for (let i = 0; i < 1010; i++)
+      many[`r${i}`] = { day: "2026-05-01", metadata: { user_id: i % 250 === 0 ? "rare" : `user-${i}`, plan: "pro" }, outcome: null };
+    const seeded = await seedProjection(team.id, bot.id, many);
+    const rare = ["r1000", "r750", "r500", "r250", "r0"].map((name) => seeded[name]);
+    const list = (query: string) => call("GET", `/v1/conversations?chatbot_id=${bot.id}&${query}`, { token: team.apiKey });
+    const pages: string[] = [];
+    let cursor = "";
+    for (let page = 0; page < 3; page++) {
+      const response = await list(`metadata_key=chat-widget:user_id&metadata_value=rare&limit=2${cursor}`);
+      expect(response.status, response.text).toBe(200);
+      // The index's 5 matches and their conversations, not the chatbot's 1,010.
+      expect(costOf(response).d1RowsRead).toBeLessThan(40);
+      pages.push(...response.json.conversations.map((row: { id: string }) => row.id));
+      cursor = response.json.next_cursor ? `&cursor=${response.json.next_cursor}` : "";
+    }
+    expect(cursor).toBe("");
+    // Conversation ids are time-ordered: newest first is descending id order.
+    expect(pages).toEqual([...rare].sort().reverse());
+    const filtered = await list(
+      `filter=${encodeURIComponent(JSON.stringify([{ key: "chat-widget:user_id", op: "in", value: ["rare", "user-3"] }]))}`,
+    );
+    expect(filtered.json.conversations).toHaveLength(6);
+    expect(costOf(filtered).d1RowsRead).toBeLessThan(60);
+    // 1,010 matches: more than the index is worth sorting, so the newest are found walking.
+    const common = await list("metadata_key=chat-widget:plan&metadata_value=pro&limit=3");
+    expect(common.json.conversations.map((row: { id: string }) => row.id)).toEqual(Object.values(seeded).sort().reverse().slice(0, 3));
+  });
+});
+
 describe("numericValue", () => {
   it("parses JSON's number syntax only, finite", () => {
     expect(["10", "-1.5", "1e3", "0", "0.25"].map(numericValue)).toEqual([10, -1.5, 1000, 0, 0.25]);
