@@ -115,6 +115,8 @@ async function measure({ sequence, percentile }, apiKey, chatbotId, size) {
     token: apiKey,
     body: { chatbot_id: chatbotId, ...body },
   });
+  // Conversations start 7 s apart from 2026-01-01: the day two thirds of the way through.
+  const lastThird = new Date((1767225600 + Math.floor((size * 7 * 2) / 3)) * 1000).toISOString().slice(0, 10);
   const kinds = {
     fast: [
       { kind: "healthz", label: "GET /healthz", next: () => ({ method: "GET", path: "/healthz" }) },
@@ -152,6 +154,11 @@ async function measure({ sequence, percentile }, apiKey, chatbotId, size) {
         label: "cart_value buckets [50,100,200,300,400] with outcomes",
         next: () => analytics({ group_by: "chat-widget:cart_value", buckets: [50, 100, 200, 300, 400] }),
         total: size,
+      },
+      {
+        kind: "segment-days",
+        label: "group_by utm_source with outcomes, the last third of the days (informational)",
+        next: () => analytics({ group_by: "chat-widget:utm_source", from: lastThird }),
       },
       {
         kind: "segment-filtered",
