@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { actionRoutes } from "./actions/routes";
+import { analyticsExportRoutes } from "./analytics/export-routes";
 import { analyticsRoutes } from "./analytics/routes";
 import { apiKeyRoutes } from "./api-keys/routes";
 import { chatbotRoutes } from "./chatbots/routes";
@@ -38,6 +39,8 @@ app.route("/v1/prompts", promptRoutes);
 app.route("/v1/api-keys", apiKeyRoutes);
 app.route("/v1/webhooks", webhookRoutes);
 app.route("/v1/actions", actionRoutes);
+// Before /v1/analytics, whose requireApiKey would otherwise run for these paths too.
+app.route("/v1/analytics/exports", analyticsExportRoutes);
 app.route("/v1/analytics", analyticsRoutes);
 app.route("/playground", playgroundRoutes);
 app.route("/dashboard", dashboardRoutes);

@@ -1,3 +1,4 @@
+import { exportAnalyticsDaily } from "./analytics/export-cron";
 import { app } from "./app";
 import { deliverWebhooks } from "./webhooks/deliver";
 
@@ -6,5 +7,5 @@ export { ConversationObject } from "./conversations/conversation-object";
 export { ScheduleObject } from "./schedules/schedule-object";
 export { app };
 
-/** HTTP through the Hono app; the webhook queue's batches through its consumer. */
-export default { fetch: app.fetch, queue: deliverWebhooks } satisfies ExportedHandler<Env>;
+/** HTTP through the Hono app; the webhook queue's batches through its consumer; the daily analytics export by cron. */
+export default { fetch: app.fetch, queue: deliverWebhooks, scheduled: exportAnalyticsDaily } satisfies ExportedHandler<Env>;

@@ -1,0 +1,57 @@
+import { env } from "cloudflare:workers";
+import {
+  insertWebConversation,
+  updateConversationCounters,
+  updateConversationState,
+  upsertProjectedMetadata,
+} from "../../src/conversations/storage";
+import { upsertWebParticipant } from "../../src/participants/storage";
+import { newId } from "../../src/shared/ids";
+
+/** A conversation for the export tests: when it started, its widget keys (without prefix), its state. */
+export type ExportSeed = {
+  startedAt: string;
+  metadata?: Record<string, string>;
+  outcome?: string | null;
+  status?: "open" | "ended";
+  messages?: number;
+};
+
+/** A conversation as it was seeded, with its id. */
+export type SeededConversation = ExportSeed & { id: string; participantId: string };
+
+/**
+ * Conversations written straight through the storage layer, one after another (so their
+ * `seq` follows the list's order), as the conversation object and its alarm project them.
+ */
+export async function seedConversations(teamId: string, chatbotId: string, list: ExportSeed[]): Promise<SeededConversation[]> {
+  const seeded: SeededConversation[] = [];
+  for (const seed of list) {
+    const id = newId("conv");
+    const visitor = `vis-${Math.random().toString(36).slice(2)}`;
+    const [participant] = await env.DB.batch<{ id: string }>([
+      upsertWebParticipant(env.DB, {
+        id: newId("part"),
+        teamId,
+        chatbotId,
+        identifier: visitor,
+        verified: false,
+        customer: { name: null, email: null, phone: null, timezone: null },
+        now: seed.startedAt,
+      }),
+      insertWebConversation(env.DB, { id, teamId, chatbotId, identifier: visitor, startedAt: seed.startedAt }),
+      updateConversationState(env.DB, {
+        id,
+        status: seed.status ?? "open",
+        outcome: seed.outcome ?? null,
+        endedAt: seed.status === "ended" ? seed.startedAt : null,
+      }),
+      updateConversationCounters(env.DB, { id, messageCount: seed.messages ?? 0, lastMessageAt: seed.messages ? seed.startedAt : null }),
+      ...Object.entries(seed.metadata ?? {}).flatMap(([key, value]) =>
+        upsertProjectedMetadata(env.DB, { conversationId: id, chatbotId, key: `chat-widget:${key}`, value }),
+      ),
+    ]);
+    seeded.push({ ...seed, id, participantId: participant!.results[0]!.id });
+  }
+  return seeded;
+}
