@@ -87,6 +87,22 @@ export function filterConditions(conditions: Condition[], chatbot: Sql): { where
   return { where, params };
 }
 
+/** The most keys listed: a chatbot holds at most a few hundred in practice (200 per conversation). */
+export const KEYS_LISTED_MAX = 500;
+
+/**
+ * The chatbot's known metadata key names, sorted by code unit; at most `limit`. A key stays
+ * known after its last value is deleted, so this can name a key no conversation holds now.
+ * One indexed range read (the `(chatbot_id, key)` unique index).
+ */
+export async function listMetadataKeys(db: D1Database, chatbotId: string, limit = KEYS_LISTED_MAX): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT key FROM metadata_keys WHERE chatbot_id = ? ORDER BY key LIMIT ?")
+    .bind(chatbotId, limit)
+    .all<{ key: string }>();
+  return results.map((row) => row.key);
+}
+
 /** How well an index of `metadata_values` lists a condition's matches: lower is better, 9 not at all. */
 function driverRank(condition: Condition): number {
   return typeof condition.field === "string"

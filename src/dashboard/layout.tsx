@@ -32,6 +32,7 @@ const NAV: { section: Section; label: string; href: string }[] = [
   { section: "conversations", label: "Conversations", href: "/dashboard/conversations" },
   { section: "participants", label: "Participants", href: "/dashboard/participants" },
   { section: "chatbots", label: "Chatbots", href: "/dashboard/chatbots" },
+  { section: "analytics", label: "Analytics", href: "/dashboard/analytics" },
 ];
 
 export type Viewer = { teamId: string; scope: "write" | "read" };

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { keyCredentialOf } from "../api-keys/auth";
+import { analyticsPages } from "./analytics-page";
 import { type DashboardEnv, requireSession, sameOrigin } from "./auth";
 import { chatbotPages } from "./chatbots-pages";
 import { conversationPages } from "./conversations-pages";
@@ -76,3 +77,4 @@ dashboardRoutes.use("/*", requireSession);
 dashboardRoutes.route("/conversations", conversationPages);
 dashboardRoutes.route("/chatbots", chatbotPages);
 dashboardRoutes.route("/participants", participantPages);
+dashboardRoutes.route("/analytics", analyticsPages);
