@@ -9,8 +9,8 @@ import {
   readMetadataPage,
 } from "../../src/analytics/export-storage";
 import { newCost } from "../../src/shared/cost";
-import { createChatbot, createTeam } from "../support/api";
-import { type SeededConversation, seedConversations } from "../support/export-seed";
+import { type SeededConversation, seedConversations } from "../support/analytics-seed";
+import { countD1Statements, createChatbot, createTeam, queryPlan } from "../support/api";
 
 let team: { id: string; apiKey: string };
 let chatbotId: string;
@@ -103,26 +103,19 @@ describe("analytics export storage", () => {
   });
 
   it("reads pages in index order: no sort of the chatbot's rows, whatever the page", async () => {
-    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
-    const prepare = db.prepare;
-    const queries: string[] = [];
-    db.prepare = function (this: D1Database, query: string) {
-      queries.push(query);
-      return prepare.call(this, query);
-    };
     const day = await march("2026-03-01");
-    try {
+    const { queries } = await countD1Statements(async () => {
       await readConversationPage(env.DB, { chatbotId, day, afterSeq: 0, limit: 2 });
       await readMetadataPage(env.DB, { chatbotId, day, after: null, limit: 2 });
-    } finally {
-      db.prepare = prepare;
-    }
+    });
     for (const query of queries.slice(-2)) {
       const params = new Set(query.match(/\?\d+/g)).size;
-      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query}`)
-        .bind(...Array.from({ length: params }, () => 0))
-        .all<{ detail: string }>();
-      const details = plan.results.map((row) => row.detail);
+      const details = (
+        await queryPlan(
+          query,
+          Array.from({ length: params }, () => 0),
+        )
+      ).split(" | ");
       // Every table searched by an index range, none scanned, and ordered by the indexes
       // themselves: nothing is read whole to be sorted.
       for (const detail of details) expect(detail, query).toMatch(/^SEARCH \w+ USING (COVERING INDEX|INDEX|PRIMARY KEY) /);

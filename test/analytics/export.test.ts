@@ -8,10 +8,10 @@ import { CRON_EXPORT_DAYS, cronExportDays, exportAnalyticsDaily } from "../../sr
 import { PART_BYTES, R2ObjectWriter } from "../../src/analytics/r2-writer";
 import worker from "../../src/index";
 import wranglerToml from "../../wrangler.toml?raw";
-import { BASE, call, createChatbot, createTeam, expectFieldErrors, expectProblem } from "../support/api";
+import { type ExportSeed, type SeededConversation, seedConversations } from "../support/analytics-seed";
+import { BASE, call, countD1Statements, createChatbot, createTeam, expectFieldErrors, expectProblem } from "../support/api";
 import { describeApiKeyAuth } from "../support/api-key-suite";
 import { costOf } from "../support/cost";
-import { type ExportSeed, type SeededConversation, seedConversations } from "../support/export-seed";
 
 const SEEDS: ExportSeed[] = [
   {
@@ -349,19 +349,10 @@ describe("GET /v1/analytics/exports", () => {
   });
 
   it("checks the API key once per request, though /v1/analytics has its own check", async () => {
-    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
-    const prepare = db.prepare;
-    const queries: string[] = [];
-    db.prepare = function (this: D1Database, query: string) {
-      queries.push(query);
-      return prepare.call(this, query);
-    };
-    try {
+    const { queries } = await countD1Statements(async () => {
       expect((await call("GET", `/v1/analytics/exports?chatbot_id=${chatbotId}`, { token: team.apiKey })).status).toBe(200);
       expect((await download(conversationsKey("2026-01-01"))).status).toBe(200);
-    } finally {
-      db.prepare = prepare;
-    }
+    });
     expect(queries.filter((query) => query.includes("FROM api_keys"))).toHaveLength(2);
   });
 

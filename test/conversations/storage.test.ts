@@ -15,6 +15,7 @@ import {
 import { findTeamParticipant, upsertWebParticipant } from "../../src/participants/storage";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
+import { countD1Statements, queryPlan } from "../support/api";
 import { chatbotRecord } from "../support/storage";
 
 const NOW = "2026-01-01T00:00:00.000Z";
@@ -150,21 +151,11 @@ describe("a participant's latest open conversation", () => {
   });
 
   it("is read through conversations_by_participant_status", async () => {
-    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
-    const prepare = db.prepare;
-    const queries: string[] = [];
-    db.prepare = function (this: D1Database, query: string) {
-      queries.push(query);
-      return prepare.call(this, query);
-    };
-    try {
+    const { queries } = await countD1Statements(async () => {
       await findLatestOpenConversation(env.DB, teamId, "part_x");
-    } finally {
-      db.prepare = prepare;
-    }
+    });
     expect(queries).toHaveLength(1);
-    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${queries[0]}`).bind("part_x", teamId).all<{ detail: string }>();
-    const details = plan.results.map((row) => row.detail).join(" | ");
+    const details = await queryPlan(queries[0]!, ["part_x", teamId]);
     expect(details).toContain("conversations_by_participant_status");
     expect(details).not.toContain("TEMP B-TREE");
   });

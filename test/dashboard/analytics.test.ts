@@ -1,29 +1,6 @@
-// /dashboard/analytics in workerd: Octocom's four analyses (filter, segment, aggregate,
-// correlate) as a chart and a table with the right numbers, the form's errors, and safety
-// (another team's chatbot, hostile keys and values, a read key, no session).
-import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, call, countD1Statements, createChatbot, createTeam, flushProjection, startConversationWith } from "../support/api";
-
-async function page(path: string, cookie?: string) {
-  const headers: Record<string, string> = {};
-  if (cookie) headers.Cookie = cookie;
-  const response = await exports.default.fetch(new Request(BASE + path, { headers, redirect: "manual" }));
-  return { status: response.status, headers: response.headers, text: await response.text() };
-}
-
-async function signIn(apiKey: string): Promise<string> {
-  const response = await exports.default.fetch(
-    new Request(`${BASE}/dashboard/login`, {
-      method: "POST",
-      headers: { Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ api_key: apiKey, next: "/dashboard/analytics" }).toString(),
-      redirect: "manual",
-    }),
-  );
-  expect(response.status).toBe(303);
-  return response.headers.get("Set-Cookie")!.split(";")[0]!;
-}
+import { page, signIn } from "../support/dashboard";
 
 type Seeded = { data: Record<string, string>; outcome?: string };
 
@@ -69,7 +46,7 @@ beforeAll(async () => {
   team = await createTeam();
   chatbotId = (await createChatbot(team.apiKey, { name: "Shop bot" })).id;
   await seed(team.apiKey, chatbotId, SHOP);
-  cookie = await signIn(team.apiKey);
+  cookie = await signIn(team.apiKey, "/dashboard/analytics");
 });
 
 function analytics(params: [string, string][], who = cookie) {
@@ -382,7 +359,10 @@ describe("the analytics page: Octocom's four analyses", () => {
       bot.id,
       Array.from({ length: 23 }, (_, i) => ({ data: { campaign: `c${String(i).padStart(2, "0")}` } })),
     );
-    const response = await page(`/dashboard/analytics?chatbot_id=${bot.id}&group_by=chat-widget%3Acampaign`, await signIn(other.apiKey));
+    const response = await page(
+      `/dashboard/analytics?chatbot_id=${bot.id}&group_by=chat-widget%3Acampaign`,
+      await signIn(other.apiKey, "/dashboard/analytics"),
+    );
     const shown = bars(response.text);
     expect(shown).toHaveLength(20);
     expect(shown.at(-1)).toEqual({ group: "4 other groups", kind: "rest", outcomes: { none: 4 } });
@@ -574,7 +554,7 @@ describe("the analytics page: errors are shown next to the form, never a 500", (
 describe("the analytics page: safety", () => {
   it("answers another team's chatbot, a missing one and junk with the same 404, and no data", async () => {
     const other = await createTeam();
-    const otherCookie = await signIn(other.apiKey);
+    const otherCookie = await signIn(other.apiKey, "/dashboard/analytics");
     await createChatbot(other.apiKey, { name: "Theirs" });
     const foreign = await page(`/dashboard/analytics?chatbot_id=${chatbotId}&group_by=chat-widget%3Aplan`, otherCookie);
     const missing = await page("/dashboard/analytics?chatbot_id=cb_00000000000000000000000000", otherCookie);
@@ -609,7 +589,7 @@ describe("the analytics page: safety", () => {
       expect([200, 201]).toContain(put.status);
       await flushProjection(id);
     }
-    const otherCookie = await signIn(other.apiKey);
+    const otherCookie = await signIn(other.apiKey, "/dashboard/analytics");
     const response = await page(
       `/dashboard/analytics?${new URLSearchParams([
         ["chatbot_id", bot.id],
@@ -640,7 +620,7 @@ describe("the analytics page: safety", () => {
   it("is open to a read key's session (it only reads)", async () => {
     const read = await call("POST", "/v1/api-keys", { token: team.apiKey, body: { name: "viewer", scope: "read" } });
     expect(read.status).toBe(201);
-    const readCookie = await signIn(read.json.key);
+    const readCookie = await signIn(read.json.key, "/dashboard/analytics");
     const response = await analytics([["group_by", "chat-widget:locale"]], readCookie);
     expect(response.status).toBe(200);
     expect(response.text).toContain("Read-only key");

@@ -3,27 +3,9 @@ import { describe, expect, it } from "vitest";
 import { newId } from "../../src/shared/ids";
 import { insertDeliveries, recordAttempt } from "../../src/webhooks/storage";
 import { BASE, call, countD1Statements, createChatbot, createTeam, startConversationWith } from "../support/api";
+import { page, signIn } from "../support/dashboard";
 
 /** A signed-in browser's GET of a dashboard page (no Origin: a navigation). */
-async function page(path: string, cookie?: string) {
-  const headers: Record<string, string> = cookie ? { Cookie: cookie } : {};
-  const response = await exports.default.fetch(new Request(BASE + path, { headers, redirect: "manual" }));
-  return { status: response.status, headers: response.headers, text: await response.text() };
-}
-
-async function signIn(apiKey: string): Promise<string> {
-  const response = await exports.default.fetch(
-    new Request(`${BASE}/dashboard/login`, {
-      method: "POST",
-      headers: { Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ api_key: apiKey, next: "/dashboard/chatbots" }).toString(),
-      redirect: "manual",
-    }),
-  );
-  expect(response.status).toBe(303);
-  return response.headers.get("Set-Cookie")!.split(";")[0]!;
-}
-
 async function readKeyOf(apiKey: string): Promise<string> {
   const read = await call("POST", "/v1/api-keys", { token: apiKey, body: { name: "viewer", scope: "read" } });
   expect(read.status).toBe(201);
@@ -38,7 +20,7 @@ describe("dashboard chatbots list", () => {
     const mine = await createChatbot(team.apiKey, { name: "Shop bot", allowed_origins: ["https://shop.example.com"] });
     const other = await createTeam();
     const theirs = await createChatbot(other.apiKey, { name: "Their secret bot" });
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     const list = await page("/dashboard/chatbots", cookie);
     expect(list.status).toBe(200);
     expect(list.headers.get("Content-Security-Policy")).toContain("script-src 'self'");
@@ -53,7 +35,7 @@ describe("dashboard chatbots list", () => {
 
   it("says so when there are none yet", async () => {
     const team = await createTeam();
-    const list = await page("/dashboard/chatbots", await signIn(team.apiKey));
+    const list = await page("/dashboard/chatbots", await signIn(team.apiKey, "/dashboard/chatbots"));
     expect(list.status).toBe(200);
     expect(list.text).toContain("No chatbots yet.");
   });
@@ -67,7 +49,7 @@ describe("dashboard chatbots list", () => {
   it("offers a read key's session no create form", async () => {
     const team = await createTeam();
     await createChatbot(team.apiKey, { name: "Shop bot" });
-    const list = await page("/dashboard/chatbots", await signIn(await readKeyOf(team.apiKey)));
+    const list = await page("/dashboard/chatbots", await signIn(await readKeyOf(team.apiKey), "/dashboard/chatbots"));
     expect(list.status).toBe(200);
     expect(list.text).toContain("Shop bot");
     expect(list.text).not.toContain("data-chatbot-create");
@@ -84,7 +66,7 @@ describe("dashboard chatbot settings", () => {
       allowed_origins: ["https://shop.example.com", "http://localhost:3000"],
       participant_data_schema: schema,
     });
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     const settings = await page(`/dashboard/chatbots/${bot.id}`, cookie);
     expect(settings.status).toBe(200);
     expect(settings.headers.get("Content-Security-Policy")).toContain("default-src 'none'");
@@ -114,7 +96,7 @@ describe("dashboard chatbot settings", () => {
       token: team.apiKey,
       body: { identity_verification: "required", stand_in_replies: false },
     });
-    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey, "/dashboard/chatbots"));
     expect(settings.text).toContain("An identity secret is set.");
     expect(settings.text).toContain("Rotate identity secret</button>");
     expect(settings.text).not.toContain(rotated.json.secret);
@@ -126,7 +108,7 @@ describe("dashboard chatbot settings", () => {
     const team = await createTeam();
     const other = await createTeam();
     const theirs = await createChatbot(other.apiKey, { name: "Their secret bot" });
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     const bodies = [];
     for (const id of [theirs.id, "cb_00000000000000000000000000", "not-an-id", "%3Cscript%3E"]) {
       const response = await page(`/dashboard/chatbots/${id}`, cookie);
@@ -146,7 +128,7 @@ describe("dashboard chatbot settings", () => {
       name: HOSTILE.join(" "),
       participant_data_schema: { type: "object", description: `</textarea><script>alert(1)</script>${HOSTILE.join("")}`, title: long },
     });
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     for (const path of ["/dashboard/chatbots", `/dashboard/chatbots/${bot.id}`]) {
       const response = await page(path, cookie);
       expect(response.status).toBe(200);
@@ -172,7 +154,7 @@ describe("dashboard chatbot settings", () => {
       allowed_origins: ["https://shop.example.com"],
       participant_data_schema: { type: "object" },
     });
-    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(await readKeyOf(team.apiKey)));
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(await readKeyOf(team.apiKey), "/dashboard/chatbots"));
     expect(settings.status).toBe(200);
     expect(settings.text).toContain("https://shop.example.com");
     expect(settings.text).toMatch(/<input id="chatbot-name"[^>]* readonly=""/);
@@ -192,7 +174,7 @@ describe("what the settings page's scripts rely on", () => {
   it("a session's PATCH of a bad schema answers pointers under /participant_data_schema; a bad origin its index", async () => {
     const team = await createTeam();
     const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     const patch = (body: unknown) =>
       exports.default.fetch(
         new Request(`${BASE}/v1/chatbots/${bot.id}`, {
@@ -250,7 +232,7 @@ describe("dashboard chatbot triggers", () => {
     });
     await addTrigger(team.apiKey, bot.id, { on: "conversation_ended", action: { type: "end_conversation" } });
     await addTrigger(team.apiKey, other.id, { on: "conversation_started", action: { type: "send_message", text: "Not this bot's" } });
-    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey, "/dashboard/chatbots"));
     expect(settings.status).toBe(200);
     const triggers = sectionOf(settings.text, "triggers");
     expect(triggers).toContain('<h2 id="triggers-heading">Triggers</h2>');
@@ -286,7 +268,7 @@ describe("dashboard chatbot triggers", () => {
   it("says when there are none, and renders hostile trigger values as text", async () => {
     const team = await createTeam();
     const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     expect(sectionOf((await page(`/dashboard/chatbots/${bot.id}`, cookie)).text, "triggers")).toContain("No triggers yet.");
     await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "send_message", text: HOSTILE.join(" ") } });
     await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "run_action", action_id: HOSTILE[0] } });
@@ -326,7 +308,7 @@ describe("dashboard chatbot webhooks", () => {
     });
     const foreignTeam = await createTeam();
     await addWebhook(foreignTeam.apiKey, { url: "https://hooks.example.com/foreign", events: ["message.created"] });
-    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey, "/dashboard/chatbots"));
     const webhooks = sectionOf(settings.text, "webhooks");
     expect(webhooks).toContain('<h2 id="webhooks-heading">Webhooks</h2>');
     expect(webhooks).toContain("https://hooks.example.com/own");
@@ -365,7 +347,7 @@ describe("dashboard chatbot webhooks", () => {
     const newest = made[11]!;
     await recordAttempt(env.DB, newest.id, { status: "failed", statusCode: 502, error: `${HOSTILE.join(" ")}`, now: newest.created_at });
     await recordAttempt(env.DB, made[10]!.id, { status: "delivered", statusCode: 200, error: null, now: "2026-04-01T10:10:30.000Z" });
-    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey, "/dashboard/chatbots"));
     const webhooks = sectionOf(settings.text, "webhooks");
     expect([...webhooks.matchAll(/<tr data-delivery-status=/g)]).toHaveLength(10);
     expect(webhooks).toMatch(
@@ -388,7 +370,7 @@ describe("dashboard chatbot webhooks", () => {
     for (let i = 0; i < 5; i++) await addWebhook(team.apiKey, { url: `https://hooks.example.com/${i}`, events: ["message.created"] });
     await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "end_conversation" } });
     for (let i = 0; i < 3; i++) await addAction(team.apiKey, { name: `Action ${i}`, code: "export default async () => 1;" });
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     const { result, statements } = await countD1Statements(() => page(`/dashboard/chatbots/${bot.id}`, cookie));
     expect(result.status).toBe(200);
     // The session's key, the chatbot, its triggers, the team's webhooks, their recent deliveries,
@@ -422,7 +404,7 @@ describe("dashboard chatbot webhooks", () => {
         await recordAttempt(env.DB, delivery.id, { status: "failed", statusCode: 500, error: "e".repeat(2_000), now: delivery.created_at });
       }
     }
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     const { result, statements } = await countD1Statements(() => page(`/dashboard/chatbots/${bot.id}`, cookie));
     // No actions here: their runs are not read.
     expect(statements).toBe(7);
@@ -435,7 +417,7 @@ describe("dashboard chatbot webhooks", () => {
     const bot = await createChatbot(team.apiKey, { name: "Shop bot" });
     await addTrigger(team.apiKey, bot.id, { on: "conversation_started", action: { type: "send_message", text: "Welcome!" } });
     await addWebhook(team.apiKey, { url: "https://hooks.example.com/ro", events: ["message.created"], chatbot_id: bot.id });
-    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(await readKeyOf(team.apiKey)));
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(await readKeyOf(team.apiKey), "/dashboard/chatbots"));
     expect(settings.status).toBe(200);
     const triggers = sectionOf(settings.text, "triggers");
     const webhooks = sectionOf(settings.text, "webhooks");
@@ -491,7 +473,7 @@ describe("dashboard chatbot actions", () => {
     const conversations: string[] = [];
     for (let i = 0; i < 22; i++) conversations.push((await startConversationWith(bot.id)).conversation_id);
     const elsewhere = await startConversationWith(otherBot.id);
-    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey));
+    const settings = await page(`/dashboard/chatbots/${bot.id}`, await signIn(team.apiKey, "/dashboard/chatbots"));
     expect(settings.status).toBe(200);
     const html = sectionOf(settings.text, "custom-actions");
     expect(html).toContain('<h2 id="custom-actions-heading">Actions</h2>');
@@ -526,7 +508,7 @@ describe("dashboard chatbot actions", () => {
       code: 'export default async (context) => { console.log("echo", JSON.stringify(context.input)); if (context.input === "fail") throw new Error("asked to fail"); return { got: context.input, conversation: context.conversation_id }; };',
     });
     const started = await startConversationWith(bot.id);
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/chatbots");
     const ran = await sessionWrite(cookie, "POST", `/v1/actions/${action.id}/run`, {
       conversation_id: started.conversation_id,
       input: "<b>hi</b>",
@@ -561,7 +543,10 @@ describe("dashboard chatbot actions", () => {
       code: `// ${hostile}\nexport default async () => { console.log(${JSON.stringify(hostile)}); return ${JSON.stringify("x".repeat(50_000))}; };`,
     });
     expect((await call("POST", `/v1/actions/${action.id}/run`, { token: team.apiKey, body: {} })).status).toBe(200);
-    for (const cookie of [await signIn(team.apiKey), await signIn(await readKeyOf(team.apiKey))]) {
+    for (const cookie of [
+      await signIn(team.apiKey, "/dashboard/chatbots"),
+      await signIn(await readKeyOf(team.apiKey), "/dashboard/chatbots"),
+    ]) {
       const settings = await page(`/dashboard/chatbots/${bot.id}`, cookie);
       expect(settings.status).toBe(200);
       expect(settings.text).not.toContain("<script>alert(1)</script>");
@@ -583,7 +568,7 @@ describe("dashboard chatbot actions", () => {
     });
     expect((await call("POST", `/v1/actions/${action.id}/run`, { token: team.apiKey, body: {} })).status).toBe(200);
     const html = sectionOf(
-      (await page(`/dashboard/chatbots/${bot.id}`, await signIn(await readKeyOf(team.apiKey)))).text,
+      (await page(`/dashboard/chatbots/${bot.id}`, await signIn(await readKeyOf(team.apiKey), "/dashboard/chatbots"))).text,
       "custom-actions",
     );
     expect(html).toContain("export default async () =&gt; 41 + 1;");
@@ -598,7 +583,7 @@ describe("dashboard chatbot actions", () => {
   it("a session's PATCH with a syntax error answers 400 with the line and column under /code", async () => {
     const team = await createTeam();
     const action = await addAction(team.apiKey, { name: "Lookup", code: "export default async () => 1;" });
-    const response = await sessionWrite(await signIn(team.apiKey), "PATCH", `/v1/actions/${action.id}`, {
+    const response = await sessionWrite(await signIn(team.apiKey, "/dashboard/chatbots"), "PATCH", `/v1/actions/${action.id}`, {
       code: "export default async () => {\n  return 1 +;\n};",
     });
     expect(response.status).toBe(400);

@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { BASE, call, createChatbot, createTeam, sendMessageOk, startConversationWith } from "../support/api";
+import { signIn } from "../support/dashboard";
 
 /** A browser-like request to the Worker with the session cookie (and this origin, as fetch sends it). */
 async function browser(path: string, options: { cookie?: string; headers?: Record<string, string> } = {}) {
@@ -8,20 +9,6 @@ async function browser(path: string, options: { cookie?: string; headers?: Recor
   if (options.cookie) headers.Cookie = options.cookie;
   const response = await exports.default.fetch(new Request(BASE + path, { headers, redirect: "manual" }));
   return { status: response.status, headers: response.headers, text: await response.text() };
-}
-
-async function signIn(apiKey: string): Promise<string> {
-  const body = new URLSearchParams({ api_key: apiKey, next: "/dashboard/conversations" }).toString();
-  const response = await exports.default.fetch(
-    new Request(`${BASE}/dashboard/login`, {
-      method: "POST",
-      headers: { Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
-      body,
-      redirect: "manual",
-    }),
-  );
-  expect(response.status).toBe(303);
-  return response.headers.get("Set-Cookie")!.split(";")[0]!;
 }
 
 async function putMetadata(apiKey: string, conversationId: string, key: string, value: string) {

@@ -1,32 +1,12 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { cancelSchedule, insertSchedule } from "../../src/schedules/storage";
 import { newId } from "../../src/shared/ids";
-import { BASE, call, countD1Statements, createTeam, sendMessageOk, startConversationWith } from "../support/api";
+import { call, countD1Statements, createTeam, sendMessageOk, startConversationWith } from "../support/api";
+import { page, signIn } from "../support/dashboard";
 import { createParticipant, teamWithChatbot } from "../support/participants";
 
 /** A browser-like page request to the Worker. */
-async function page(path: string, cookie?: string) {
-  const headers: Record<string, string> = {};
-  if (cookie) headers.Cookie = cookie;
-  const response = await exports.default.fetch(new Request(BASE + path, { headers, redirect: "manual" }));
-  return { status: response.status, headers: response.headers, text: await response.text() };
-}
-
-/** Signs in through the sign-in form and returns the session cookie. */
-async function signIn(apiKey: string): Promise<string> {
-  const response = await exports.default.fetch(
-    new Request(`${BASE}/dashboard/login`, {
-      method: "POST",
-      headers: { Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ api_key: apiKey, next: "/dashboard/participants" }).toString(),
-      redirect: "manual",
-    }),
-  );
-  expect(response.status).toBe(303);
-  return response.headers.get("Set-Cookie")!.split(";")[0]!;
-}
-
 async function readKey(apiKey: string): Promise<string> {
   const created = await call("POST", "/v1/api-keys", { token: apiKey, body: { name: "viewer", scope: "read" } });
   expect(created.status).toBe(201);
@@ -51,7 +31,7 @@ describe("dashboard participants list", () => {
     const second = await createParticipant(apiKey, chatbot.id, { identifier: "bob-1", email: "bob@example.com" });
     const other = await teamWithChatbot();
     const foreign = await createParticipant(other.apiKey, other.chatbot.id, { identifier: "not-yours" });
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     const list = await page("/dashboard/participants", cookie);
     expect(list.status).toBe(200);
     expect(list.headers.get("Content-Security-Policy")).toContain("script-src 'self'");
@@ -72,7 +52,7 @@ describe("dashboard participants list", () => {
     const a = await createParticipant(apiKey, chatbot.id, { channel: "web", identifier: "same" });
     const b = await createParticipant(apiKey, chatbot.id, { channel: "api", identifier: "same" });
     const c = await createParticipant(apiKey, secondBot.json.id, { channel: "api", identifier: "other" });
-    const cookie = await signIn(team.apiKey);
+    const cookie = await signIn(team.apiKey, "/dashboard/participants");
     expect(linkedParticipants((await page(`/dashboard/participants?chatbot_id=${secondBot.json.id}`, cookie)).text)).toEqual([c.id]);
     expect(linkedParticipants((await page("/dashboard/participants?channel=api", cookie)).text)).toEqual([c.id, b.id]);
     expect(linkedParticipants((await page("/dashboard/participants?identifier=same", cookie)).text)).toEqual([b.id, a.id]);
@@ -95,7 +75,7 @@ describe("dashboard participants list", () => {
     const rows = Array.from({ length: 55 }, (_, i) => `person-${String(i).padStart(2, "0")},api,`);
     const imported = await importCsv(apiKey, chatbot.id, `identifier,channel,name\n${rows.join("\n")}\n`);
     expect(imported.json).toMatchObject({ created: 55 });
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     const first = await page(`/dashboard/participants?chatbot_id=${chatbot.id}`, cookie);
     const firstIds = linkedParticipants(first.text);
     expect(firstIds).toHaveLength(50);
@@ -112,7 +92,7 @@ describe("dashboard participants list", () => {
   it("reads the list in two statements after the session's", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     for (let i = 0; i < 3; i++) await createParticipant(apiKey, chatbot.id);
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     const { result, statements } = await countD1Statements(() => page("/dashboard/participants", cookie));
     expect(result.status).toBe(200);
     // The session's key, the team's chatbots, one page of participants.
@@ -121,7 +101,7 @@ describe("dashboard participants list", () => {
 
   it("asks a team without chatbots to create one first", async () => {
     const team = await createTeam();
-    const list = await page("/dashboard/participants", await signIn(team.apiKey));
+    const list = await page("/dashboard/participants", await signIn(team.apiKey, "/dashboard/participants"));
     expect(list.status).toBe(200);
     expect(list.text).toContain("No participants yet.");
     expect(list.text).toContain('href="/dashboard/chatbots"');
@@ -140,7 +120,7 @@ describe("dashboard participant page", () => {
     const later = await startConversationWith(chatbot.id, { visitor_id: started.visitor_id });
     expect(later.participant_id).toBe(started.participant_id);
     await call("PUT", `/v1/participants/${started.participant_id}/data`, { token: apiKey, body: { plan: "pro" } });
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     const view = await page(`/dashboard/participants/${started.participant_id}`, cookie);
     expect(view.status).toBe(200);
     expect(view.text).toContain('<h2 id="customer-heading">Customer</h2>');
@@ -161,7 +141,7 @@ describe("dashboard participant page", () => {
   it("reads the page in four statements after the session's", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const participant = await createParticipant(apiKey, chatbot.id);
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     const { result, statements } = await countD1Statements(() => page(`/dashboard/participants/${participant.id}`, cookie));
     expect(result.status).toBe(200);
     // The session's key, the participant, its chatbot, its conversations, its schedules.
@@ -172,7 +152,7 @@ describe("dashboard participant page", () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const first = await startConversationWith(chatbot.id);
     for (let i = 0; i < 20; i++) await startConversationWith(chatbot.id, { visitor_id: first.visitor_id });
-    const view = await page(`/dashboard/participants/${first.participant_id}`, await signIn(apiKey));
+    const view = await page(`/dashboard/participants/${first.participant_id}`, await signIn(apiKey, "/dashboard/participants"));
     expect([...view.text.matchAll(/href="\/dashboard\/conversations\//g)]).toHaveLength(20);
     expect(view.text).not.toContain(first.conversation_id);
     expect(view.text).toContain("The 20 newest conversations are shown.");
@@ -182,7 +162,7 @@ describe("dashboard participant page", () => {
     const { apiKey } = await teamWithChatbot();
     const other = await teamWithChatbot();
     const foreign = await createParticipant(other.apiKey, other.chatbot.id, { name: "Secret Name" });
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     const bodies = new Set<string>();
     for (const id of [foreign.id, "part_00000000000000000000000000", "junk", "%3Cscript%3E"]) {
       const answer = await page(`/dashboard/participants/${id}`, cookie);
@@ -205,7 +185,7 @@ describe("dashboard participant page", () => {
       data: { "<b>key</b>": "\u202Eevil", long, nested: { html: "</textarea><script>alert(2)</script>" } },
     });
     await call("PATCH", `/v1/participants/${participant.id}`, { token: apiKey, body: { email: "eve@example.com" } });
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     for (const path of ["/dashboard/participants", `/dashboard/participants/${participant.id}`]) {
       const answer = await page(path, cookie);
       expect(answer.status).toBe(200);
@@ -227,7 +207,7 @@ describe("dashboard participant page", () => {
   it("gives a read key's session the pages without any control that changes data", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const participant = await createParticipant(apiKey, chatbot.id, { name: "Rita", data: { plan: "pro" } });
-    const cookie = await signIn(await readKey(apiKey));
+    const cookie = await signIn(await readKey(apiKey), "/dashboard/participants");
     const list = await page("/dashboard/participants", cookie);
     expect(list.status).toBe(200);
     expect(list.text).toContain("Read-only key");
@@ -288,7 +268,7 @@ describe("dashboard participant schedules", () => {
     expect((await call("DELETE", `/v1/participants/${participant.id}/schedules/${gone.id}`, { token: apiKey })).status).toBe(200);
     const other = await createParticipant(apiKey, chatbot.id);
     await addSchedule(apiKey, other.id, { name: "Someone else's", message: "x", due_at: `${YEAR}-01-10T10:00:00Z` });
-    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(apiKey));
+    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(apiKey, "/dashboard/participants"));
     expect(view.status).toBe(200);
     const schedules = sectionOf(view.text, "schedules");
     expect(schedules).toContain('<h2 id="schedules-heading">Schedules</h2>');
@@ -334,7 +314,7 @@ describe("dashboard participant schedules", () => {
   it("shows times in UTC where the participant has no timezone, and says so when there are none", async () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const participant = await createParticipant(apiKey, chatbot.id);
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     expect(sectionOf((await page(`/dashboard/participants/${participant.id}`, cookie)).text, "schedules")).toContain("No schedules yet.");
     await addSchedule(apiKey, participant.id, { name: "Ping", message: "Ping", due_at: `${YEAR}-03-01T07:05:00Z` });
     const schedules = sectionOf((await page(`/dashboard/participants/${participant.id}`, cookie)).text, "schedules");
@@ -353,7 +333,7 @@ describe("dashboard participant schedules", () => {
       message: `${hostile} ${"m".repeat(9_000)}`,
       due_at: `${YEAR}-03-01T07:05:00Z`,
     });
-    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(apiKey));
+    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(apiKey, "/dashboard/participants"));
     const schedules = sectionOf(view.text, "schedules");
     expect(schedules).not.toContain("<script>alert(1)");
     expect(schedules).not.toContain("<img src=x");
@@ -397,7 +377,7 @@ describe("dashboard participant schedules", () => {
       await insertSchedule(env.DB, row, 1_000).run();
       if (i < 30) await cancelSchedule(env.DB, { id: row.id, teamId: team.id }, row.updated_at);
     }
-    const cookie = await signIn(apiKey);
+    const cookie = await signIn(apiKey, "/dashboard/participants");
     const { result, statements } = await countD1Statements(() => page(`/dashboard/participants/${participant.id}`, cookie));
     expect(statements).toBe(5);
     const rows = [...result.text.matchAll(/<tr data-schedule-id="[^"]+" data-status="([a-z]+)"/g)].map((m) => m[1]);
@@ -411,7 +391,7 @@ describe("dashboard participant schedules", () => {
     const { apiKey, chatbot } = await teamWithChatbot();
     const participant = await createParticipant(apiKey, chatbot.id);
     await addSchedule(apiKey, participant.id, { name: "Visible", message: "Hello", due_at: `${YEAR}-03-01T07:05:00Z` });
-    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(await readKey(apiKey)));
+    const view = await page(`/dashboard/participants/${participant.id}`, await signIn(await readKey(apiKey), "/dashboard/participants"));
     const schedules = sectionOf(view.text, "schedules");
     expect(schedules).toContain("Visible");
     for (const control of ["<form", "data-confirm", "data-disclose", "<input", "<button", ">Change</th>"])

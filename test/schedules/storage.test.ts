@@ -16,7 +16,7 @@ import {
 } from "../../src/schedules/storage";
 import { newId } from "../../src/shared/ids";
 import { insertTeam } from "../../src/teams/storage";
-import { countD1Statements } from "../support/api";
+import { countD1Statements, queryPlan } from "../support/api";
 import { chatbotRecord } from "../support/storage";
 
 const NOW = "2026-01-01T00:00:00.000Z";
@@ -189,25 +189,13 @@ describe("schedules storage", () => {
   });
 
   it("reads the object's queries through schedules_by_participant_status", async () => {
-    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
-    const prepare = db.prepare;
-    const queries: string[] = [];
-    db.prepare = function (this: D1Database, query: string) {
-      queries.push(query);
-      return prepare.call(this, query);
-    };
-    try {
+    const { queries } = await countD1Statements(async () => {
       await listDueSchedules(env.DB, "part_x", NOW, 25);
       await findEarliestDue(env.DB, "part_x");
-    } finally {
-      db.prepare = prepare;
-    }
+    });
     const params = [["part_x", NOW, 25], ["part_x"]];
     for (const [i, query] of queries.entries()) {
-      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query}`)
-        .bind(...params[i]!)
-        .all<{ detail: string }>();
-      const details = plan.results.map((step) => step.detail).join(" | ");
+      const details = await queryPlan(query, params[i]!);
       expect(details).toContain("schedules_by_participant_status");
       expect(details).not.toContain("TEMP B-TREE");
     }
@@ -242,20 +230,10 @@ describe("schedules storage", () => {
   });
 
   it("reads the page's overview through the participant's indexes, without sorting", async () => {
-    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
-    const prepare = db.prepare;
-    const queries: string[] = [];
-    db.prepare = function (this: D1Database, query: string) {
-      queries.push(query);
-      return prepare.call(this, query);
-    };
-    try {
+    const { queries } = await countD1Statements(async () => {
       await listScheduleOverview(env.DB, { teamId, participantId: "part_x", activeLimit: 100, finishedLimit: 20 });
-    } finally {
-      db.prepare = prepare;
-    }
-    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${queries[0]}`).bind("part_x", teamId, 100, 21).all<{ detail: string }>();
-    const details = plan.results.map((step) => step.detail).join(" | ");
+    });
+    const details = await queryPlan(queries[0]!, ["part_x", teamId, 100, 21]);
     expect(details).toContain("schedules_by_participant_status");
     expect(details).toContain("schedules_by_participant ");
     expect(details).not.toContain("TEMP B-TREE");

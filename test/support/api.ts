@@ -127,20 +127,32 @@ export function expectFieldErrors(response: ApiResponse, pointers: string[]) {
   return body;
 }
 
-/** Counts D1 statements prepared while `action` runs: the Worker and the objects share this binding. */
-export async function countD1Statements<T>(action: () => Promise<T>): Promise<{ result: T; statements: number }> {
+/**
+ * The D1 statements prepared while `action` runs, their SQL in order: the Worker and the
+ * objects share this binding.
+ */
+export async function countD1Statements<T>(action: () => Promise<T>): Promise<{ result: T; statements: number; queries: string[] }> {
   const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
   const original = db.prepare;
-  let statements = 0;
+  const queries: string[] = [];
   db.prepare = function (this: D1Database, query: string) {
-    statements++;
+    queries.push(query);
     return original.call(this, query);
   };
   try {
-    return { result: await action(), statements };
+    const result = await action();
+    return { result, statements: queries.length, queries };
   } finally {
     db.prepare = original;
   }
+}
+
+/** SQLite's plan for `query` with `params`, its steps joined by " | " (names the indexes it uses, and any TEMP B-TREE sort). */
+export async function queryPlan(query: string, params: unknown[]): Promise<string> {
+  const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query}`)
+    .bind(...params)
+    .all<{ detail: string }>();
+  return plan.results.map((step) => step.detail).join(" | ");
 }
 
 /**

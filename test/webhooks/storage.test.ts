@@ -18,7 +18,7 @@ import {
   recordAttempt,
   type Webhook,
 } from "../../src/webhooks/storage";
-import { countD1Statements } from "../support/api";
+import { countD1Statements, queryPlan } from "../support/api";
 
 async function team(): Promise<string> {
   const id = newId("team");
@@ -250,24 +250,11 @@ describe("webhook deliveries storage", () => {
       env.DB,
       Array.from({ length: 30 }, (_, i) => delivery(ids[59]!, start + i)),
     );
-    const db = env.DB as D1Database & { prepare: D1Database["prepare"] };
-    const prepare = db.prepare;
-    const queries: string[] = [];
-    db.prepare = function (this: D1Database, query: string) {
-      queries.push(query);
-      return prepare.call(this, query);
-    };
-    let result: Awaited<ReturnType<typeof listRecentDeliveries>>;
-    try {
-      result = await listRecentDeliveries(env.DB, ids, 10);
-    } finally {
-      db.prepare = prepare;
-    }
+    const { result, queries } = await countD1Statements(() => listRecentDeliveries(env.DB, ids, 10));
     expect(queries).toHaveLength(1);
     expect(result.get(ids[59]!)).toHaveLength(10);
     expect(result.get(ids[0]!)).toEqual([]);
-    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${queries[0]}`).bind(JSON.stringify(ids), 10).all<{ detail: string }>();
-    const details = plan.results.map((step) => step.detail).join(" | ");
+    const details = await queryPlan(queries[0]!, [JSON.stringify(ids), 10]);
     expect(details).toContain("CORRELATED LIST SUBQUERY");
     expect(details).toContain("webhook_deliveries_by_webhook (webhook_id=?)");
     expect(details).not.toContain("TEMP B-TREE");
