@@ -141,20 +141,48 @@ export class ConversationObject extends DurableObject<Env> {
     this.metadataMirror.set(key, value !== null && value.length <= MIRRORED_VALUE_MAX_UNITS ? value : null);
   }
 
+  /** How a stored key's value compares with `value`: from the mirror, else in SQL. */
+  private compareStored(cost: Cost, key: string, value: string): "absent" | "same" | "different" {
+    if (!this.metadataMirror.has(key)) return "absent";
+    const mirrored = this.metadataMirror.get(key);
+    if (mirrored != null) return mirrored === value ? "same" : "different";
+    return this.storage.valueEquals(cost, key, value) ? "same" : "different";
+  }
+
+  /** Writes one pair (its row, the mirror, the next revision); `changes` collects it for live sockets. */
+  private writeMetadata(cost: Cost, key: string, value: string, now: string, changes?: Record<string, string>): void {
+    this.storage.upsertMetadata(cost, key, value, now, ++this.revision);
+    this.mirrorValue(key, value);
+    if (changes) changes[key] = value;
+  }
+
   /** The rules' view of this object's metadata; `changes` collects what was written, for live sockets. */
   private store(cost: Cost, now: string, changes?: Record<string, string>): MetadataStore {
     return {
-      compare: (key, value) => {
-        if (!this.metadataMirror.has(key)) return "absent";
-        const mirrored = this.metadataMirror.get(key);
-        if (mirrored != null) return mirrored === value ? "same" : "different";
-        return this.storage.valueEquals(cost, key, value) ? "same" : "different";
-      },
+      compare: (key, value) => this.compareStored(cost, key, value),
       pairCount: () => this.metadataMirror.size,
+      upsert: (key, value) => this.writeMetadata(cost, key, value, now, changes),
+    };
+  }
+
+  /**
+   * The rules' view of this object's metadata with the writes planned, not made: they go
+   * to `planned`, in order, for the caller to write once it knows the message is new.
+   */
+  private plannedStore(cost: Cost, planned: [string, string][]): MetadataStore {
+    const latest = new Map<string, string>();
+    let added = 0;
+    return {
+      compare: (key, value) => {
+        const next = latest.get(key);
+        if (next !== undefined) return next === value ? "same" : "different";
+        return this.compareStored(cost, key, value);
+      },
+      pairCount: () => this.metadataMirror.size + added,
       upsert: (key, value) => {
-        this.storage.upsertMetadata(cost, key, value, now, ++this.revision);
-        this.mirrorValue(key, value);
-        if (changes) changes[key] = value;
+        if (!latest.has(key) && !this.metadataMirror.has(key)) added++;
+        latest.set(key, value);
+        planned.push([key, value]);
       },
     };
   }
@@ -253,50 +281,83 @@ export class ConversationObject extends DurableObject<Env> {
   async postMessage(input: MessageInput): Promise<MessageResult> {
     this.requireInfo();
     const cost = newCost();
-    const replay = input.clientMessageId ? this.storage.findAnswer(cost, input.clientMessageId) : null;
-    if (replay) return { json: replay, cost, replayed: true };
+    const ended = this.state.status === "ended";
+    const moving = !!input.identity && input.identity.sub !== this.identity?.sub;
+    // A stored client_message_id is looked up first only where something would happen
+    // before the message's transaction (the 409 of an ended conversation, a move to a
+    // verified participant). Otherwise the id's unique index finds it: the message row is
+    // inserted before anything else is written, so a stored id fails that insert with
+    // nothing changed, and the first answer is replayed below. A new message, the common
+    // case, so costs no lookup statement.
+    const lookedUp = Boolean(input.clientMessageId) && (ended || moving);
+    if (lookedUp) {
+      const replay = this.storage.findAnswer(cost, input.clientMessageId!);
+      if (replay) return { json: replay, cost, replayed: true };
+    }
     // An ended conversation takes no visitor message: the widget starts a new one with it.
-    if (this.state.status === "ended") throw new Error(CONVERSATION_ENDED);
-    if (input.identity && input.identity.sub !== this.identity?.sub) await this.moveToVerified(input.identity, input.timezone, cost);
+    if (ended) throw new Error(CONVERSATION_ENDED);
+    if (moving) await this.moveToVerified(input.identity!, input.timezone, cost);
     const now = nowIso();
     const changes: Record<string, string> = {};
-    let applied: { json: string; change: CustomerChange | null; customerKeys: Record<string, string>; stored: Message[] };
-    try {
-      applied = this.atomically(() => {
-        const outcome = applyMetadata(this.store(cost, now, changes), Object.entries(input.data), WIDGET_KEY_PREFIX);
-        const policy = customerPolicy(outcome, input.timezone, this.identity, input.identityRequired);
-        const change = this.customerChange(policy.change);
-        if (change) this.recordSynced(cost, change);
-        const metadata = answer(outcome, [...policy.warnings, ...input.warnings]);
-        const texts: [Message["role"], string][] = [["visitor", input.text]];
-        if (input.standInReply) texts.push(["bot", summaryReply(input.data, metadata, this.synced, this.metadataMirror.size)]);
-        const [message, reply] = this.newMessages(now, texts) as [StoredMessage, StoredMessage | undefined];
-        const json = JSON.stringify({ message: bare(message), ...(reply ? { reply: bare(reply) } : {}), metadata });
-        const rows: StoredMessage[] = [
-          { ...message, client_message_id: input.clientMessageId, answer: input.clientMessageId ? json : null },
-        ];
-        if (reply) rows.push(reply);
-        this.storage.insertMessages(cost, rows);
-        this.lastMessageAt = now;
-        return { json, change, customerKeys: { ...outcome.customerKeys, timezone: "timezone" }, stored: rows.map(bare) };
-      });
-    } catch (error) {
-      // The same client_message_id committed first (a concurrent retry): answer as it did.
-      if (input.clientMessageId && isDuplicateClientMessage(error)) {
-        const first = this.storage.findAnswer(cost, input.clientMessageId);
-        if (first) return { json: first, cost, replayed: true };
+    type Applied = { json: string; change: CustomerChange | null; customerKeys: Record<string, string>; stored: Message[] };
+    let duplicate: unknown = null;
+    const applied = this.atomically((): Applied | null => {
+      // Everything is worked out first and written only once the message row is in:
+      // a client_message_id stored already fails that insert before anything changed.
+      const planned: [string, string][] = [];
+      const store = this.plannedStore(cost, planned);
+      const outcome = applyMetadata(store, Object.entries(input.data), WIDGET_KEY_PREFIX);
+      const policy = customerPolicy(outcome, input.timezone, this.identity, input.identityRequired);
+      const change = this.customerChange(policy.change);
+      const metadata = answer(outcome, [...policy.warnings, ...input.warnings]);
+      const texts: [Message["role"], string][] = [["visitor", input.text]];
+      if (input.standInReply) {
+        // As they will be once written: the customer fields with this change, the keys with the new ones.
+        const synced = change ? { ...this.synced, ...change } : this.synced;
+        texts.push(["bot", summaryReply(input.data, metadata, synced, store.pairCount())]);
       }
-      throw error;
+      const [message, reply] = this.newMessages(now, texts) as [StoredMessage, StoredMessage | undefined];
+      const json = JSON.stringify({ message: bare(message), ...(reply ? { reply: bare(reply) } : {}), metadata });
+      const rows: StoredMessage[] = [{ ...message, client_message_id: input.clientMessageId, answer: input.clientMessageId ? json : null }];
+      if (reply) rows.push(reply);
+      try {
+        this.storage.insertMessages(cost, rows);
+      } catch (error) {
+        // Nothing was written yet: nothing to roll back or to read again.
+        if (!input.clientMessageId || !isDuplicateClientMessage(error)) throw error;
+        duplicate = error;
+        return null;
+      }
+      this.lastSeq = rows[rows.length - 1]!.seq;
+      for (const [key, value] of planned) this.writeMetadata(cost, key, value, now, changes);
+      if (change) this.recordSynced(cost, change);
+      this.lastMessageAt = now;
+      return { json, change, customerKeys: { ...outcome.customerKeys, timezone: "timezone" }, stored: rows.map(bare) };
+    });
+    if (!applied) {
+      // The client_message_id is stored already (a retry, or a concurrent duplicate that
+      // committed first, e.g. while this one waited on a move): nothing of this attempt
+      // was written; answer as the first time. A retry costs that lookup alone.
+      const replayCost = lookedUp ? cost : newCost();
+      const first = this.storage.findAnswer(replayCost, input.clientMessageId!);
+      if (first) return { json: first, cost: replayCost, replayed: true };
+      throw duplicate;
     }
-    await this.scheduleAlarm(FLUSH_DELAY_MS);
+    // Awaited only where there is something to wait for: each await is a turn of the
+    // microtask queue on the message's path.
+    const alarm = this.scheduleAlarm(FLUSH_DELAY_MS);
+    if (alarm) await alarm;
+    const changed = Object.keys(changes).length > 0;
     for (const message of applied.stored) this.broadcast({ type: "message", message });
-    if (Object.keys(changes).length > 0) this.broadcast({ type: "metadata", metadata: changes }, "staff");
+    if (changed) this.broadcast({ type: "metadata", metadata: changes }, "staff");
     this.publish(() => [
       ...applied.stored.map((message) => this.event("message.created", { message })),
-      ...(Object.keys(changes).length > 0 ? [this.event("conversation.metadata.updated", { changes })] : []),
+      ...(changed ? [this.event("conversation.metadata.updated", { changes })] : []),
     ]);
-    await this.armInactivity(input.triggers, cost);
-    await this.fire("message_received", input.triggers);
+    if (input.triggers.length > 0) {
+      await this.armInactivity(input.triggers, cost);
+      await this.fire("message_received", input.triggers);
+    }
     if (!applied.change) return { json: applied.json, cost, replayed: false };
     try {
       tallyD1(cost, await this.writeCustomer(applied.change));
@@ -376,6 +437,7 @@ export class ConversationObject extends DurableObject<Env> {
         this.storage.insertMessages(cost, [
           { ...row, client_message_id: input.clientMessageId, answer: input.clientMessageId ? JSON.stringify(answer) : null },
         ]);
+        this.lastSeq = row.seq;
         this.lastMessageAt = now;
         return answer;
       });
@@ -599,8 +661,10 @@ export class ConversationObject extends DurableObject<Env> {
 
   /** Sends an event to the live sockets of its audience; a socket that fails is dropped. */
   private broadcast(event: LiveEvent, audience: LiveAudience | "all" = "all"): void {
+    const sockets = audience === "all" ? this.ctx.getWebSockets() : this.ctx.getWebSockets(audience);
+    if (sockets.length === 0) return;
     const text = JSON.stringify(event);
-    for (const socket of audience === "all" ? this.ctx.getWebSockets() : this.ctx.getWebSockets(audience)) {
+    for (const socket of sockets) {
       try {
         socket.send(text);
       } catch {
@@ -609,9 +673,10 @@ export class ConversationObject extends DurableObject<Env> {
     }
   }
 
-  /** New messages with their positions; the caller inserts them (one statement). */
+  /** New messages with the positions after the last; the caller inserts them (one statement), then moves `lastSeq`. */
   private newMessages(now: string, messages: [Message["role"], string][]): (Message & { seq: number })[] {
-    return messages.map(([role, text]) => ({ seq: ++this.lastSeq, id: newId("msg"), role, text, created_at: now }));
+    let seq = this.lastSeq;
+    return messages.map(([role, text]) => ({ seq: ++seq, id: newId("msg"), role, text, created_at: now }));
   }
 
   /** The customer fields that differ from what this conversation last wrote to D1. */
@@ -650,12 +715,15 @@ export class ConversationObject extends DurableObject<Env> {
     });
   }
 
-  /** Sets the alarm `delayMs` from now, unless it is already due sooner. */
-  private async scheduleAlarm(delayMs: number): Promise<void> {
+  /**
+   * Sets the alarm `delayMs` from now, unless it is already due sooner; the promise of
+   * the write where one was made (nothing to await otherwise).
+   */
+  private scheduleAlarm(delayMs: number): Promise<void> | undefined {
     const at = Date.now() + delayMs;
-    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    if (this.alarmAt !== null && this.alarmAt <= at) return undefined;
     this.alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
+    return this.ctx.storage.setAlarm(at);
   }
 
   /** Copies counters and changed metadata to the D1 projection used for listing and analytics. */

@@ -43,6 +43,24 @@ const pendingText = (pending: Partial<CustomerRecord>) => (Object.keys(pending).
 export const isDuplicateClientMessage = (error: unknown) =>
   error instanceof Error && /UNIQUE constraint failed: messages\.client_message_id/.test(error.message);
 
+// Statements run on every message are module constants: the runtime caches prepared
+// statements by their text, and a string made afresh per call would be hashed again.
+const UPSERT_METADATA =
+  "INSERT INTO metadata (key, value, updated_at, revision) VALUES (?, ?, ?, ?) " +
+  "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, revision = excluded.revision";
+
+const insertMessagesStatements: string[] = [];
+/** The INSERT of `count` messages (a visitor message and its reply are one statement). */
+function insertMessagesSql(count: number): string {
+  let sql = insertMessagesStatements[count];
+  if (!sql) {
+    const rows = Array.from({ length: count }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ");
+    sql = `INSERT INTO messages (seq, id, role, text, created_at, client_message_id, answer) VALUES ${rows}`;
+    if (count <= 8) insertMessagesStatements[count] = sql;
+  }
+  return sql;
+}
+
 export class ObjectStorage {
   constructor(private readonly sql: SqlStorage) {}
 
@@ -159,15 +177,7 @@ export class ObjectStorage {
   }
 
   upsertMetadata(cost: Cost, key: string, value: string, updatedAt: string, revision: number): void {
-    this.run(
-      cost,
-      "INSERT INTO metadata (key, value, updated_at, revision) VALUES (?, ?, ?, ?) " +
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, revision = excluded.revision",
-      key,
-      value,
-      updatedAt,
-      revision,
-    );
+    this.run(cost, UPSERT_METADATA, key, value, updatedAt, revision);
   }
 
   readAllMetadata(): Record<string, string> {
@@ -305,8 +315,7 @@ export class ObjectStorage {
       message.client_message_id ?? null,
       message.answer ?? null,
     ]);
-    const rows = messages.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ");
-    this.run(cost, `INSERT INTO messages (seq, id, role, text, created_at, client_message_id, answer) VALUES ${rows}`, ...params);
+    this.run(cost, insertMessagesSql(messages.length), ...params);
   }
 
   /** The answer a message sent with this client_message_id got, or null. */

@@ -26,10 +26,17 @@ export const OBJECT_COST_COUNTERS = ["doRowsRead", "doRowsWritten", "d1RowsWritt
 /** The counters a prompt render reports. */
 export const RENDER_COST_COUNTERS = ["d1RowsRead", "d1RowsWritten", "kvReads", "kvWrites"] as const;
 
+/** Each counter's name in the header, worked out once (the header is sent on every message). */
+const HEADER_NAMES = Object.fromEntries(
+  Object.keys(newCost()).map((name) => [name, name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)]),
+) as Record<keyof Cost, string>;
+
 /**
  * The `Chat-Context-Cost` value: one `kebab-name=count` per counter named, in that
  * order: `{ doRowsRead: 2 }` with `["doRowsRead"]` becomes `do-rows-read=2`.
  */
 export function costHeader(cost: Cost, counters: readonly (keyof Cost)[]): string {
-  return counters.map((name) => `${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}=${cost[name]}`).join(", ");
+  let header = "";
+  for (const name of counters) header += `${header ? ", " : ""}${HEADER_NAMES[name]}=${cost[name]}`;
+  return header;
 }

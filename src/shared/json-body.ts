@@ -8,12 +8,19 @@ import { badRequest, type FieldError, problem } from "./problem";
  * Content-Length, else as soon as the stream passes the limit (Hono's `bodyLimit`).
  */
 export function limitBody(maxBytes: number): MiddlewareHandler {
-  return bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw problem("payload-too-large", `The request body exceeds this route's limit of ${maxBytes} bytes.`, { limit_bytes: maxBytes });
-    },
-  });
+  const tooLarge = () => {
+    throw problem("payload-too-large", `The request body exceeds this route's limit of ${maxBytes} bytes.`, { limit_bytes: maxBytes });
+  };
+  const counted = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  // A declared length is judged as `bodyLimit` judges it, without touching the body (its
+  // getter makes a stream object on every request); the rest is counted as it streams.
+  return (c, next) => {
+    const headers = c.req.raw.headers;
+    const length = headers.get("content-length");
+    if (length === null || headers.has("transfer-encoding")) return counted(c, next);
+    // As `bodyLimit`: a request without a body passes whatever it declares.
+    return Number.parseInt(length || "0", 10) > maxBytes && c.req.raw.body ? tooLarge() : next();
+  };
 }
 
 /** An RFC 6901 pointer: "" is the whole document, "/a/0" a member of it. */

@@ -76,17 +76,21 @@ function widgetData(data: Record<string, unknown>): WidgetData {
   return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, typeof value === "string" ? value : null]));
 }
 
-/** A sent identity token checked against the chatbot's secrets; a bad one is a warning. */
-async function identityOf(
+/**
+ * A sent identity token checked against the chatbot's secrets; a bad one is a warning.
+ * Without a token there is nothing to wait for: null at once, not a promise of it.
+ */
+function identityOf(
   token: unknown,
   chatbot: Chatbot,
   tokenSecret: string | undefined,
   warnings: Warning[],
-): Promise<VerifiedIdentity | null> {
+): Promise<VerifiedIdentity | null> | null {
   if (token === undefined || token === null || token === "") return null;
-  const identity = await verifyIdentityToken(token, chatbot, tokenSecret);
-  if (!identity) warnings.push({ key: "identity_token", reason: "invalid_identity_token" });
-  return identity;
+  return verifyIdentityToken(token, chatbot, tokenSecret).then((identity) => {
+    if (!identity) warnings.push({ key: "identity_token", reason: "invalid_identity_token" });
+    return identity;
+  });
 }
 
 /** 503 where the object could not reach D1 for a write that had to land first; nothing was stored. */
@@ -193,7 +197,8 @@ widgetRoutes.post("/conversations/:id/messages", limitConversationMessages, limi
   // The chatbot's identity settings apply to every message (an isolate cache: no D1 read on a hit).
   const chatbot = await findChatbotCached(c.env.DB, c.var.claims.b);
   if (!chatbot) throw notFound("No chatbot with that id.");
-  const identity = await identityOf(input.identity_token, chatbot, c.env.TOKEN_SECRET, warnings);
+  const verifying = identityOf(input.identity_token, chatbot, c.env.TOKEN_SECRET, warnings);
+  const identity = verifying && (await verifying);
   const result = await unlessUnavailable(
     conversationClient(c.env, c.var.claims.c).postMessage({
       text: input.text,

@@ -1,7 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, expectFieldErrors, sendMessage, startConversation, visitorTexts } from "../support/api";
+import { call, expectFieldErrors, getConversation, sendMessage, startConversation, visitorTexts } from "../support/api";
 import { costOf } from "../support/cost";
 
 const objectOf = (conversationId: string) => env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(conversationId));
@@ -19,6 +19,35 @@ describe("exactly-once widget messages (client_message_id)", () => {
     expect(retry.json).toEqual(first.json);
     expect(costOf(retry).doRowsWritten).toBe(0);
     expect(await visitorTexts(team.apiKey, conversation_id)).toEqual(["order #12"]);
+  });
+
+  it("changes nothing on a retry that carries other data, and the conversation goes on after it", async () => {
+    const { team, conversation_id, token } = await startConversation({ data: { plan: "free" } });
+    const first = await sendMessage(conversation_id, token, { text: "one", client_message_id: "r-1", data: { plan: "pro" } });
+    expect(first.status).toBe(201);
+    // The retry's data would change a pair, add a key and a customer field: none of it is kept.
+    const retry = await sendMessage(conversation_id, token, {
+      text: "one",
+      client_message_id: "r-1",
+      data: { plan: "enterprise", extra: "x", email: "someone@example.com" },
+      timezone: "Europe/Paris",
+    });
+    expect(retry.status).toBe(200);
+    expect(retry.json).toEqual(first.json);
+    expect(costOf(retry)).toMatchObject({ doRowsRead: 1, doRowsWritten: 0, d1RowsWritten: 0 });
+    const conversation = await getConversation(team.apiKey, conversation_id);
+    expect(conversation.metadata).toEqual({ "chat-widget:plan": "pro" });
+    const next = await sendMessage(conversation_id, token, { text: "two", client_message_id: "r-2", data: { plan: "pro" } });
+    expect(next.status).toBe(201);
+    expect(next.json.reply.text).toContain("This conversation holds 1 metadata key.");
+    const listed = await call("GET", `/v1/widget/conversations/${conversation_id}/messages`, { token });
+    expect(listed.json.messages.map((message: { id: string }) => message.id)).toEqual([
+      first.json.message.id,
+      first.json.reply.id,
+      next.json.message.id,
+      next.json.reply.id,
+    ]);
+    expect(await visitorTexts(team.apiKey, conversation_id)).toEqual(["one", "two"]);
   });
 
   it("stores concurrent duplicates once", async () => {
