@@ -41,17 +41,16 @@
 // µs per request for each phase and their difference. JIT-compiled JavaScript has no symbols.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { load, request, workerdCpuMs } from "./run.mjs";
+import { freePort, load, request, workerdCpuMs } from "./run.mjs";
+import { ingestionPhases } from "./scenarios/ingestion.mjs";
 
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const resultsDir = path.join(root, "bench/results");
 const ADMIN_TOKEN = "bench-admin-token";
 const CONCURRENCY = 32;
-const CONVERSATIONS = 200;
 
 function option(name, fallback) {
   const at = process.argv.indexOf(`--${name}`);
@@ -66,17 +65,6 @@ const PERF_HZ = Number(option("hz", 4999));
 // directory, as the bench; `--state-dir /dev/shm` puts it on tmpfs, where a commit's
 // fsync costs next to nothing, to see how much of a write is the disk's flush.
 const STATE_DIR = option("state-dir", tmpdir());
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 // ---- the inspector (Chrome DevTools Protocol over a WebSocket) --------------------------
 
@@ -265,48 +253,9 @@ function report(phases) {
 
 // ---- scenarios -------------------------------------------------------------------------
 
-/** The setup and requests of bench/scenarios/ingestion.mjs. */
+/** The setup and requests of bench/scenarios/ingestion.mjs: message against the floor. */
 async function ingestion(baseUrl) {
-  const call = (method, urlPath, options) => request(baseUrl, method, urlPath, options);
-  const team = await call("POST", "/v1/admin/teams", { token: ADMIN_TOKEN, body: { name: "profile" } });
-  const apiKey = team.json.api_key;
-  const chatbot = await call("POST", "/v1/chatbots", { token: apiKey, body: { name: "profile bot" } });
-  const data = (i) => ({
-    user_id: `user-${i}`,
-    plan: "enterprise",
-    email: `visitor${i}@example.com`,
-    locale: "fr-FR",
-    current_page: "/checkout",
-  });
-  const conversations = [];
-  for (let i = 0; i < CONVERSATIONS; i++) {
-    const started = await call("POST", "/v1/widget/conversations", {
-      body: { chatbot_id: chatbot.json.id, data: data(i), timezone: "Europe/Paris" },
-    });
-    if (started.status !== 201) throw new Error(`start failed: ${started.status} ${started.text}`);
-    conversations.push(started.json);
-  }
-  const runId = Math.random().toString(36).slice(2, 10);
-  let sent = 0;
-  const message = (index) => {
-    const i = index % CONVERSATIONS;
-    const conversation = conversations[i];
-    return {
-      method: "POST",
-      path: `/v1/widget/conversations/${conversation.conversation_id}/messages`,
-      token: conversation.token,
-      body: {
-        text: `message ${index}`,
-        client_message_id: `${runId}-${sent++}`,
-        timezone: "Europe/Paris",
-        data: { ...data(i), current_page: index % 2 ? "/checkout" : `/product/${index}` },
-      },
-    };
-  };
-  const floor = (index) => {
-    const conversation = conversations[index % CONVERSATIONS];
-    return { method: "GET", path: `/v1/widget/conversations/${conversation.conversation_id}/messages?limit=1`, token: conversation.token };
-  };
+  const { message, floor } = await ingestionPhases((method, urlPath, options) => request(baseUrl, method, urlPath, options), ADMIN_TOKEN);
   return { message, floor };
 }
 

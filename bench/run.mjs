@@ -17,7 +17,8 @@ const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
 const only = process.argv.slice(2);
 
-function freePort() {
+/** A TCP port free on loopback now. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {

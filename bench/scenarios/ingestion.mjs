@@ -11,11 +11,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS) || 9; // BENCH_ROUNDS=2 for a qu
 const PHASE_MS = 3_000; // 81 s of rounds: every conversation flushes to D1 (every 30 s) within them
 const TARGET_FLOOR_RATIO = 0.8;
 const HEALTHZ_REFERENCE_RATIO = 0.6;
-// Every message carries a fresh client_message_id, as the widget sends it.
-const runId = Math.random().toString(36).slice(2, 10);
-let sent = 0;
-
-export async function run({ adminToken, request, load, workerdCpuMs }) {
+/**
+ * The scenario's setup through `request` (run.mjs's, bound to a server): a team, a chatbot and
+ * CONVERSATIONS widget conversations; then its three phases' requests, by running index.
+ * bench/profile.mjs profiles the same phases.
+ */
+export async function ingestionPhases(request, adminToken) {
   const team = await request("POST", "/v1/admin/teams", { token: adminToken, body: { name: "bench" } });
   const apiKey = team.json.api_key;
   const chatbot = await request("POST", "/v1/chatbots", { token: apiKey, body: { name: "bench bot" } });
@@ -35,11 +36,13 @@ export async function run({ adminToken, request, load, workerdCpuMs }) {
     conversations.push(started.json);
   }
 
-  // Each message carries five pairs, as the widget sends them; one of them (the page)
-  // changes on every other message, the others are unchanged.
+  // Every message carries a fresh client_message_id, as the widget sends it; five pairs, as
+  // the widget sends them; one of them (the page) changes on every other message.
+  const runId = Math.random().toString(36).slice(2, 10);
+  let sent = 0;
   const message = (index) => {
-    const conversation = conversations[index % CONVERSATIONS];
     const i = index % CONVERSATIONS;
+    const conversation = conversations[i];
     return {
       method: "POST",
       path: `/v1/widget/conversations/${conversation.conversation_id}/messages`,
@@ -60,6 +63,11 @@ export async function run({ adminToken, request, load, workerdCpuMs }) {
     const conversation = conversations[index % CONVERSATIONS];
     return { method: "GET", path: `/v1/widget/conversations/${conversation.conversation_id}/messages?limit=1`, token: conversation.token };
   };
+  return { health, floor, message, conversations };
+}
+
+export async function run({ adminToken, request, load, workerdCpuMs }) {
+  const { health, floor, message, conversations } = await ingestionPhases(request, adminToken);
   const phases = { health, floor, ingestion: message };
 
   // Warm both paths, then alternate short phases so drift and noisy neighbours hit
