@@ -1,5 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
+import type { Child } from "hono/jsx";
 import { type Chatbot, findTeamChatbot, listTeamChatbots } from "../chatbots/storage";
 import { ID_PATTERN } from "../shared/ids";
 import { ROTATION_GRACE_MS } from "../widget/identity";
@@ -19,6 +20,36 @@ export const chatbotPages = new Hono<DashboardEnv>();
 const GRACE_HOURS = ROTATION_GRACE_MS / 3_600_000;
 
 /** The snippet a site pastes, exactly as docs/widget.md gives it, for this deployment's origin. */
+
+/** One radio button of a group, with its label and its help (the input's description). */
+function RadioChoice(props: {
+  id: string;
+  name: string;
+  value: string;
+  current: string;
+  disabled: boolean;
+  label: string;
+  children: Child;
+}) {
+  return (
+    <div class="choice">
+      <input
+        type="radio"
+        id={props.id}
+        name={props.name}
+        value={props.value}
+        checked={props.current === props.value}
+        disabled={props.disabled}
+        aria-describedby={`${props.id}-help`}
+      />
+      <label for={props.id}>{props.label}</label>
+      <p id={`${props.id}-help`} class="help">
+        {props.children}
+      </p>
+    </div>
+  );
+}
+
 function widgetSnippet(origin: string, chatbotId: string): string {
   return `<script src="${origin}/widget.js" data-chatbot-id="${chatbotId}" async></script>`;
 }
@@ -273,36 +304,26 @@ function SettingsPage({
           <form class="settings" data-chatbot-form="identity" novalidate>
             <fieldset data-pointer="/identity_verification" aria-describedby="identity-verification-error">
               <legend>Identity verification</legend>
-              <div class="choice">
-                <input
-                  type="radio"
-                  id="identity-off"
-                  name="identity_verification"
-                  value="off"
-                  checked={chatbot.identity_verification === "off"}
-                  disabled={!canWrite}
-                  aria-describedby="identity-off-help"
-                />
-                <label for="identity-off">Off</label>
-                <p id="identity-off-help" class="help">
-                  Customer fields sent by the site (email, name, phone) are stored as sent.
-                </p>
-              </div>
-              <div class="choice">
-                <input
-                  type="radio"
-                  id="identity-required"
-                  name="identity_verification"
-                  value="required"
-                  checked={chatbot.identity_verification === "required"}
-                  disabled={!canWrite}
-                  aria-describedby="identity-required-help"
-                />
-                <label for="identity-required">Required</label>
-                <p id="identity-required-help" class="help">
-                  Customer fields change only where a signed identity token vouches for them.
-                </p>
-              </div>
+              <RadioChoice
+                id="identity-off"
+                name="identity_verification"
+                value="off"
+                current={chatbot.identity_verification}
+                disabled={!canWrite}
+                label="Off"
+              >
+                Customer fields sent by the site (email, name, phone) are stored as sent.
+              </RadioChoice>
+              <RadioChoice
+                id="identity-required"
+                name="identity_verification"
+                value="required"
+                current={chatbot.identity_verification}
+                disabled={!canWrite}
+                label="Required"
+              >
+                Customer fields change only where a signed identity token vouches for them.
+              </RadioChoice>
             </fieldset>
             <p id="identity-verification-error" class="field-error" hidden />
             {canWrite ? (
