@@ -44,12 +44,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { freePort, load, request, workerdCpuMs } from "./run.mjs";
+import { ADMIN_TOKEN, BENCH_VARS, freePort, load, request, workerdCpuMs } from "./run.mjs";
 import { ingestionPhases } from "./scenarios/ingestion.mjs";
 
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const resultsDir = path.join(root, "bench/results");
-const ADMIN_TOKEN = "bench-admin-token";
 const CONCURRENCY = 32;
 
 function option(name, fallback) {
@@ -598,14 +597,7 @@ async function startServer(dir) {
       state,
       "--log-level",
       "error",
-      "--var",
-      `ADMIN_TOKEN:${ADMIN_TOKEN}`,
-      "--var",
-      "TOKEN_SECRET:bench-token-secret",
-      "--var",
-      "RATE_LIMITS:off",
-      "--var",
-      "ALLOW_LOCAL_WEBHOOKS:true",
+      ...BENCH_VARS,
     ],
     { cwd: dir, env: quiet, stdio: ["ignore", "ignore", "inherit"], detached: true },
   );

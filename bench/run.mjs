@@ -12,7 +12,20 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import autocannon from "autocannon";
 
-const ADMIN_TOKEN = "bench-admin-token";
+export const ADMIN_TOKEN = "bench-admin-token";
+/** The server's variables under load (`wrangler dev --var` arguments), for every bench and profile. */
+export const BENCH_VARS = [
+  "--var",
+  `ADMIN_TOKEN:${ADMIN_TOKEN}`,
+  "--var",
+  "TOKEN_SECRET:bench-token-secret",
+  // The load comes from one address and floods a few conversations: the widget's rate limits would refuse it.
+  "--var",
+  "RATE_LIMITS:off",
+  // The automation scenario's webhook receiver listens on loopback over http.
+  "--var",
+  "ALLOW_LOCAL_WEBHOOKS:true",
+];
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
 const only = process.argv.slice(2);
@@ -196,28 +209,7 @@ async function main() {
   const startServer = () =>
     spawn(
       process.execPath,
-      [
-        wrangler,
-        "dev",
-        "--port",
-        String(port),
-        "--ip",
-        "127.0.0.1",
-        "--persist-to",
-        state,
-        "--log-level",
-        "warn",
-        "--var",
-        `ADMIN_TOKEN:${ADMIN_TOKEN}`,
-        "--var",
-        "TOKEN_SECRET:bench-token-secret",
-        // The load comes from one address and floods a few conversations: the widget's rate limits would refuse it.
-        "--var",
-        "RATE_LIMITS:off",
-        // The automation scenario's webhook receiver listens on loopback over http.
-        "--var",
-        "ALLOW_LOCAL_WEBHOOKS:true",
-      ],
+      [wrangler, "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state, "--log-level", "warn", ...BENCH_VARS],
       { cwd: root, env: quiet, stdio: ["ignore", "inherit", "inherit"], detached: true },
     );
   let server = startServer();
