@@ -30,6 +30,27 @@ const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
 const only = process.argv.slice(2);
 
+/**
+ * Runs `sql` against the server's local D1 (`wrangler d1 execute --local --file`): how the
+ * scenarios seed data in bulk, not one HTTP call per row.
+ */
+export function executeD1(wrangler, state, sql) {
+  const dir = mkdtempSync(path.join(tmpdir(), "chat-context-seed-"));
+  const file = path.join(dir, "seed.sql");
+  writeFileSync(file, sql);
+  try {
+    const result = spawnSync(process.execPath, [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--file", file], {
+      cwd: root,
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (result.status !== 0) throw new Error(`d1 execute failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A TCP port free on loopback now. */
 export function freePort() {
   return new Promise((resolve, reject) => {

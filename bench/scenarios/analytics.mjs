@@ -10,15 +10,14 @@
 // size per conversation (the local D1 SQLite file / conversations, with a breakdown by table
 // where the sqlite3 CLI is there). Targets: filters p50 < 20 ms, segments p50 < 500 ms.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
+import { executeD1 } from "../run.mjs";
 
 const SIZES = [100_000, Number(process.env.ANALYTICS_ROWS ?? 1_000_000)].filter((size, i, all) => all.indexOf(size) === i);
 const CHUNK = 100_000;
 const ROUNDS = { fast: 200, slow: 15 };
 const TARGETS = { filter: 20, segment: 500 };
-const root = path.dirname(path.dirname(path.dirname(new URL(import.meta.url).pathname)));
 
 const KEYS = ["user_id", "utm_source", "plan", "cart_value", "store", "locale", "email", "page", "utm_campaign", "device"];
 
@@ -55,23 +54,6 @@ function chunkSql(teamId, chatbotId, first, count) {
        LEFT JOIN outcome_labels o ON o.label = c.outcome
      ) ORDER BY key_id, conv;`,
   ];
-}
-
-function execute(wrangler, state, sql) {
-  const dir = mkdtempSync(path.join(tmpdir(), "chat-context-analytics-seed-"));
-  const file = path.join(dir, "seed.sql");
-  writeFileSync(file, sql);
-  try {
-    const result = spawnSync(process.execPath, [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--file", file], {
-      cwd: root,
-      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    if (result.status !== 0) throw new Error(`d1 execute failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** The local D1 database's SQLite file: the largest .sqlite under the state's d1 directory. */
@@ -205,7 +187,7 @@ export async function run(context) {
   if (chatbot.status !== 201) throw new Error(`chatbot: ${chatbot.status} ${chatbot.text}`);
   const chatbotId = chatbot.json.id;
   const teamId = team.json.team.id;
-  execute(
+  executeD1(
     wrangler,
     state,
     `INSERT OR IGNORE INTO metadata_keys (chatbot_id, key) VALUES ${KEYS.map((key) => `('${chatbotId}', 'chat-widget:${key}')`).join(", ")};`,
@@ -219,7 +201,7 @@ export async function run(context) {
     const started = Date.now();
     for (let first = seeded; first < size; first += CHUNK) {
       const count = Math.min(CHUNK, size - first);
-      execute(wrangler, state, chunkSql(teamId, chatbotId, first, count).join("\n"));
+      executeD1(wrangler, state, chunkSql(teamId, chatbotId, first, count).join("\n"));
       process.stderr.write(`analytics: seeded ${first + count} conversations (${Math.round((Date.now() - started) / 1000)} s)\n`);
     }
     seedMs += Date.now() - started;

@@ -9,11 +9,8 @@
 // rounds (each round asks every page once, the order rotating), so drift of the machine
 // touches every page alike. Target: each dashboard page's p50 within 2x of
 // `GET /v1/conversations?limit=50` (API key), the list the conversations page shows.
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { executeD1 } from "../run.mjs";
 
 const ROWS = 10_000;
 const ROUNDS = 200;
@@ -25,7 +22,6 @@ const REAL_MESSAGES = 8;
 const ROWS_PER_INSERT = 200;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const root = path.dirname(path.dirname(path.dirname(new URL(import.meta.url).pathname)));
 const CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /** An id as src/shared/ids.ts makes them: time-ordered, so the seeded rows sort by their time. */
@@ -108,21 +104,8 @@ function seedSql(teamId, chatbotId) {
 }
 
 function seed(wrangler, state, sql) {
-  const dir = mkdtempSync(path.join(tmpdir(), "chat-context-dashboard-seed-"));
-  const file = path.join(dir, "seed.sql");
-  writeFileSync(file, sql);
   const started = Date.now();
-  try {
-    const result = spawnSync(process.execPath, [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--file", file], {
-      cwd: root,
-      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    if (result.status !== 0) throw new Error(`d1 execute failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  executeD1(wrangler, state, sql);
   return { ms: Date.now() - started, bytes: Buffer.byteLength(sql) };
 }
 
