@@ -1,6 +1,5 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { insertChatbot } from "../../src/chatbots/storage";
 import { insertParticipant } from "../../src/participants/storage";
 import {
   cancelSchedule,
@@ -15,21 +14,15 @@ import {
   updateActiveSchedule,
 } from "../../src/schedules/storage";
 import { newId } from "../../src/shared/ids";
-import { insertTeam } from "../../src/teams/storage";
 import { countD1Statements, queryPlan } from "../support/api";
-import { chatbotRecord } from "../support/storage";
+import { insertTeamWithChatbot } from "../support/storage";
 
 const NOW = "2026-01-01T00:00:00.000Z";
 let teamId: string;
 let chatbotId: string;
 
 beforeAll(async () => {
-  teamId = newId("team");
-  chatbotId = newId("cb");
-  await env.DB.batch([
-    insertTeam(env.DB, { id: teamId, name: "t", created_at: NOW }),
-    insertChatbot(env.DB, chatbotRecord(teamId, { id: chatbotId, participant_data_schema: null })),
-  ]);
+  ({ teamId, chatbotId } = await insertTeamWithChatbot(NOW));
 });
 
 async function newParticipant(): Promise<string> {
