@@ -8,13 +8,23 @@
 //   npx node bench/profile.mjs ingestion --perf           # Linux perf: the whole thread (SQLite, C++, kernel)
 //   npx node bench/profile.mjs ingestion --measure 5      # CPU per request only, 5 rotating rounds
 //   npx node bench/profile.mjs ingestion --against DIR --measure 8   # before/after: DIR's checkout against this one
+//   npx node bench/profile.mjs ingestion --fsyncs         # fsync and write calls per request, by file (strace)
+//   npx node bench/profile.mjs ingestion --measure 5 --no-fsync   # the same with every fsync a no-op (diagnostic)
 //   npx node bench/profile.mjs --report bench/results/profile-message.cpuprofile bench/results/profile-floor.cpuprofile
 //
 // Options: --seconds N (per phase, default 8), --interval µs (V8 sampling, default 100),
 // --hz N (perf sampling, default 4999), --top N (rows per table, default 30),
 // --state-dir DIR (where the servers keep their state: the system's temporary directory by
 // default, as the bench; /dev/shm to take the disk's fsync out), --observability off
-// (X_LOCAL_OBSERVABILITY=false: wrangler's local span collector off; on by default, as the bench).
+// (X_LOCAL_OBSERVABILITY=false: wrangler's local span collector off; on by default, as the bench),
+// --no-fsync (a diagnostic, not a measure of the product: bench/diagnostics/no-fsync.c, built
+// with cc and preloaded into wrangler dev, turns every fsync into a no-op, so a run with it
+// against one without shows what the disk's flush of each commit costs the thread).
+//
+// --fsyncs: each phase once under `strace -f -c` on the Worker's process, per file written:
+// how many fsync and pwrite calls a request makes (the objects' WAL, D1, wrangler's local
+// observability store), and the time strace saw inside fsync. strace slows the server
+// several times: read its counts, not its rates.
 //
 // Each mode starts `wrangler dev` as bench/run.mjs does (fresh state, migrations applied,
 // RATE_LIMITS off, the bench's tokens, plus --inspector-port) and sets up the scenario as
@@ -509,6 +519,59 @@ async function profilePhases(pid, baseUrl, inspectorPort, phases) {
   report(phaseReports);
 }
 
+/**
+ * --fsyncs: every phase once with `strace -f -c -y` attached to the Worker's process (warmed
+ * first), its fsync and pwrite64 calls summed per file class and divided by the phase's
+ * requests. strace stops the thread at every traced call: counts hold, rates do not.
+ */
+async function countFsyncs(pid, baseUrl, phases) {
+  const worker = workerProcess(pid, baseUrl);
+  const classOf = (file) =>
+    file.includes("/do/")
+      ? "Durable Objects' SQLite"
+      : file.includes("/d1/")
+        ? "D1 (local SQLite)"
+        : file.includes("observability")
+          ? "wrangler's local observability store"
+          : "other";
+  for (const [name, next] of Object.entries(phases)) {
+    await load(baseUrl, { durationMs: 2_000, concurrency: CONCURRENCY, next });
+    const out = path.join(tmpdir(), `chat-context-strace-${name}-${process.pid}.txt`);
+    const tracer = spawn("strace", ["-f", "-q", "-y", "-T", "-e", "trace=fsync,fdatasync,pwrite64", "-o", out, "-p", worker], {
+      stdio: "ignore",
+    });
+    const attached = await new Promise((resolve) => {
+      tracer.once("error", () => resolve(false));
+      setTimeout(() => resolve(true), 1_000);
+    });
+    if (!attached) throw new Error("--fsyncs needs strace (Debian package strace)");
+    const run = await load(baseUrl, { durationMs: SECONDS * 1000, concurrency: CONCURRENCY, next });
+    tracer.kill("SIGINT");
+    await new Promise((resolve) => tracer.once("exit", resolve));
+    const counts = new Map();
+    for (const line of readFileSync(out, "utf8").split("\n")) {
+      // A call another thread interrupted is logged `<unfinished ...>` (counted, not timed).
+      const call = /(fsync|fdatasync|pwrite64)\(\d+<([^>]*)>/.exec(line);
+      if (!call) continue;
+      const took = /<([\d.]+)>$/.exec(line);
+      const key = `${classOf(call[2])}\t${call[1] === "pwrite64" ? "pwrite64" : "fsync"}`;
+      const entry = counts.get(key) ?? { calls: 0, seconds: 0 };
+      entry.calls++;
+      entry.seconds += took ? Number(took[1]) : 0;
+      counts.set(key, entry);
+    }
+    rmSync(out, { force: true });
+    console.log(`\n${name}: ${run.requests} requests under strace (${SECONDS} s); calls per request, by file`);
+    for (const [key, entry] of [...counts].sort((a, b) => b[1].calls - a[1].calls)) {
+      const [file, call] = key.split("\t");
+      console.log(
+        `  ${(entry.calls / run.requests).toFixed(2).padStart(6)} ${call.padEnd(9)} ${file}` +
+          (call === "fsync" ? ` (mean ${((entry.seconds / entry.calls) * 1e6).toFixed(0)} µs each, under strace)` : ""),
+      );
+    }
+  }
+}
+
 // ---- main ------------------------------------------------------------------------------
 
 async function main() {
@@ -553,11 +616,22 @@ async function main() {
     const [server] = servers;
     if (against) await compare(servers);
     else if (MEASURE_ROUNDS > 0) await measure(server.pid, server.baseUrl, server.phases);
+    else if (process.argv.includes("--fsyncs")) await countFsyncs(server.pid, server.baseUrl, server.phases);
     else if (process.argv.includes("--perf")) await perfPhases(server.pid, server.baseUrl, server.phases);
     else await profilePhases(server.pid, server.baseUrl, server.inspectorPort, server.phases);
   } finally {
     stopAll();
   }
+}
+
+/** Builds bench/diagnostics/no-fsync.c into a shared library (once per run) and returns its path. */
+function noFsyncLibrary() {
+  const library = path.join(tmpdir(), "chat-context-no-fsync.so");
+  const built = spawnSync("cc", ["-shared", "-fPIC", "-O2", "-o", library, path.join(root, "bench/diagnostics/no-fsync.c")], {
+    encoding: "utf8",
+  });
+  if (built.error || built.status !== 0) throw new Error(`--no-fsync needs a C compiler (cc): ${built.error?.message ?? built.stderr}`);
+  return library;
 }
 
 /**
@@ -573,6 +647,7 @@ async function startServer(dir) {
   // wrangler dev records every span (each sql.exec, RPC, fetch) in a local collector on the
   // same thread; `--observability off` turns that off (the bench keeps wrangler's default).
   if (option("observability", "on") === "off") quiet.X_LOCAL_OBSERVABILITY = "false";
+  if (process.argv.includes("--no-fsync")) quiet.LD_PRELOAD = noFsyncLibrary();
   const wranglerJs = path.join(dir, "node_modules/wrangler/bin/wrangler.js");
   if (existsSync(path.join(dir, "scripts/build.mjs")))
     spawnSync(process.execPath, [path.join(dir, "scripts/build.mjs")], { cwd: dir, stdio: "ignore" });
