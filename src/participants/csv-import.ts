@@ -2,12 +2,15 @@
  * Applying a CSV import: rows grouped per participant; 500 participants at a time looked
  * up, their rows folded in file order (each row's resulting data checked for size and
  * schema, a refused row skipped) and written in batches; a participant changed by someone
- * else meanwhile goes through the single write path, which retries races.
+ * else meanwhile goes through the single write path, which retries races. Every batch's
+ * `participant.created` and `participant.data.updated` events go to `publish` once the batch
+ * is written, as the other writers' do.
  */
 import type { Chatbot } from "../chatbots/storage";
 import { type Cost, tallyD1 } from "../shared/cost";
 import { newId } from "../shared/ids";
 import { ProblemError } from "../shared/problem";
+import { type DomainEvent, participantEvent } from "../webhooks/events";
 import { type ImportRow, type RowError, YIELD_EVERY_ROWS, yieldToOtherRequests } from "./csv-format";
 import { validateData } from "./data-schema";
 import { writeParticipantData } from "./data-writes";
@@ -16,6 +19,7 @@ import {
   findParticipantsByNaturalKeys,
   insertParticipant,
   type ParticipantRow,
+  presentParticipant,
   updateCustomerFields,
   updateParticipantData,
 } from "./storage";
@@ -27,7 +31,30 @@ const BATCH_CHUNK = 50;
 
 type ImportReport = { created: number; updated: number; unchanged: number; errors: RowError[] };
 
-type Plan = { key: string; rows: ImportRow[]; statement: D1PreparedStatement; created: boolean };
+/** One participant's write: its rows, its statement, and the row as the statement writes it. */
+type Plan = {
+  key: string;
+  rows: ImportRow[];
+  statement: D1PreparedStatement;
+  created: boolean;
+  dataChanged: boolean;
+  written: ParticipantRow;
+};
+
+/**
+ * Hands a written batch's events to the webhooks; `make` is called only where the team may
+ * have a webhook, so an import for a team without one builds no events.
+ */
+export type EventSink = (make: () => DomainEvent[]) => Promise<void>;
+
+/** What a written plan tells the webhooks: a new participant, or its data changed (a name alone is not an event). */
+function eventsOf(teamId: string, plans: Plan[]): DomainEvent[] {
+  return plans
+    .filter((plan) => plan.created || plan.dataChanged)
+    .map((plan) =>
+      participantEvent(plan.created ? "participant.created" : "participant.data.updated", teamId, presentParticipant(plan.written)),
+    );
+}
 
 const naturalKey = (channel: string, identifier: string) => JSON.stringify([channel, identifier]);
 
@@ -64,6 +91,7 @@ export async function importParticipants(
   file: { rows: ImportRow[]; errors: RowError[] },
   now: string,
   cost: Cost,
+  publish: EventSink,
 ): Promise<ImportReport> {
   const errors = [...file.errors];
   const groups = new Map<string, ImportRow[]>();
@@ -119,17 +147,9 @@ export async function importParticipants(
       }
       const [channel, identifier] = JSON.parse(key) as [string, string];
       const text = JSON.stringify(data);
-      const statement = row
-        ? updateParticipantData(db, {
-            id: row.id,
-            expectedVersion: row.version,
-            data: text,
-            name,
-            bumpVersion: dataChanged,
-            now,
-            writeId: newId("wr"),
-          })
-        : insertParticipant(db, {
+      const written: ParticipantRow = row
+        ? { ...row, data: text, name, version: row.version + (dataChanged ? 1 : 0), updated_at: now }
+        : {
             id: newId("part"),
             team_id: teamId,
             chatbot_id: chatbot.id,
@@ -143,8 +163,19 @@ export async function importParticipants(
             version: 1,
             created_at: now,
             updated_at: now,
-          });
-      plans.push({ key, rows: applied, statement, created: !row });
+          };
+      const statement = row
+        ? updateParticipantData(db, {
+            id: row.id,
+            expectedVersion: row.version,
+            data: text,
+            name,
+            bumpVersion: dataChanged,
+            now,
+            writeId: newId("wr"),
+          })
+        : insertParticipant(db, written);
+      plans.push({ key, rows: applied, statement, created: !row, dataChanged, written });
     }
 
     for (let at = 0; at < plans.length; at += BATCH_CHUNK) {
@@ -152,11 +183,17 @@ export async function importParticipants(
       await yieldToOtherRequests();
       const results = await db.batch(batch.map((plan) => plan.statement));
       for (const result of results) tallyD1(cost, result);
+      const landed: Plan[] = [];
       batch.forEach((plan, index) => {
-        if ((results[index]!.meta.changes ?? 0) === 0) raced.push(plan);
-        else if (plan.created) created++;
+        if ((results[index]!.meta.changes ?? 0) === 0) {
+          raced.push(plan);
+          return;
+        }
+        landed.push(plan);
+        if (plan.created) created++;
         else updated++;
       });
+      await publish(() => eventsOf(teamId, landed));
     }
   }
 
@@ -174,6 +211,7 @@ export async function importParticipants(
           mutate: (current) => applyPatch(current, importRow.patch),
           respond: (outcome) => ({ status: outcome.created ? 201 : 200, body: { id: outcome.participant.id } }),
         });
+        await publish(() => result.events);
         touched ??= result.status === 201 ? "created" : "updated";
         if (importRow.name !== null) {
           await updateCustomerFields(db, { participantId: String(result.body.id), teamId }, { name: importRow.name }, now).run();

@@ -5,6 +5,7 @@ import type { ApiEnv } from "../shared/hono-env";
 import { limitBody } from "../shared/json-body";
 import { badRequest, problem } from "../shared/problem";
 import { nowIso } from "../shared/time";
+import { publishNow } from "../webhooks/publish";
 import { exportHeader, exportLines, readImportFile } from "./csv-format";
 import { importParticipants } from "./csv-import";
 import { CSV_IMPORT_MAX_BYTES } from "./limits";
@@ -56,7 +57,8 @@ csvRoutes.post("/import", limitBody(CSV_IMPORT_MAX_BYTES), async (c) => {
   if (!ACCEPTED_TYPES.has(type)) throw problem("unsupported-media-type", "Send the CSV as text/csv (UTF-8).");
   const file = await readImportFile(await c.req.text());
   const cost = newCost();
-  const report = await importParticipants(c.env.DB, c.var.teamId, chatbot, file, nowIso(), cost);
+  const teamId = c.var.teamId;
+  const report = await importParticipants(c.env.DB, teamId, chatbot, file, nowIso(), cost, (make) => publishNow(c.env, teamId, make));
   // The lookup's and the batched writes' rows: what makes an import's cost visible (and testable).
   return c.json(report, 200, { "Chat-Context-Cost": costHeader(cost, IMPORT_COST_COUNTERS) });
 });

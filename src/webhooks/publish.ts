@@ -1,6 +1,13 @@
 import { newId } from "../shared/ids";
 import type { DomainEvent } from "./events";
-import { failDeliveries, findTeamSubscriptions, insertDeliveries, type NewDelivery, type Subscription } from "./storage";
+import {
+  failDeliveries,
+  findTeamSubscriptions,
+  insertDeliveries,
+  mayHaveSubscriptions,
+  type NewDelivery,
+  type Subscription,
+} from "./storage";
 
 /** What the queue carries: only the delivery's id; the delivery row holds the rest. */
 export type WebhookMessage = { deliveryId: string };
@@ -76,6 +83,20 @@ export async function publishEvents(env: Env, events: readonly DomainEvent[]): P
     }
   }
   if (refused) throw refused;
+}
+
+/**
+ * Publishes now, for a writer that goes on writing (a CSV import, batch by batch): `make`
+ * builds the events only where the team may have a webhook, and a failure is logged, not
+ * thrown, since the writes the events describe are done.
+ */
+export async function publishNow(env: Env, teamId: string, make: () => readonly DomainEvent[]): Promise<void> {
+  if (!mayHaveSubscriptions(teamId)) return;
+  try {
+    await publishEvents(env, make());
+  } catch (error) {
+    console.error("publishing webhook events failed", error);
+  }
 }
 
 /**

@@ -1,9 +1,10 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import Papa from "papaparse";
 import { describe, expect, it } from "vitest";
 import { BASE, call, expectProblem } from "../support/api";
 import { describeApiKeyAuth } from "../support/api-key-suite";
 import { createParticipant, getParticipant, listParticipants, teamWithChatbot } from "../support/participants";
+import { createWebhook } from "../webhooks/support";
 
 const CSV = { "Content-Type": "text/csv" };
 
@@ -120,6 +121,53 @@ describe("CSV export and import", () => {
       version: 1,
       data: { plan: "trial", n: "not json", extra: "=literal" },
     });
+  });
+
+  it("tells the team's webhooks what it did: participant.created, participant.data.updated, nothing for a name or no change", async () => {
+    const { apiKey, chatbot } = await teamWithChatbot();
+    const changed = await createParticipant(apiKey, chatbot.id, { identifier: "changed", data: { plan: "free" } });
+    await createParticipant(apiKey, chatbot.id, { identifier: "renamed", name: "Old", data: { plan: "free" } });
+    await createParticipant(apiKey, chatbot.id, { identifier: "same", data: { plan: "free" } });
+    const webhook = await createWebhook(apiKey, { events: ["participant.created", "participant.data.updated"] });
+    const otherBot = await call("POST", "/v1/chatbots", { token: apiKey, body: { name: "other bot" } });
+    const elsewhere = await createWebhook(apiKey, {
+      events: ["participant.created", "participant.data.updated"],
+      chatbot_id: otherBot.json.id,
+    });
+    const intruder = await teamWithChatbot();
+    const theirs = await createWebhook(intruder.apiKey, { events: ["participant.created", "participant.data.updated"] });
+
+    const csv = [
+      "identifier,channel,name,data.plan",
+      "changed,api,,pro",
+      "renamed,api,New,free",
+      "same,api,,free",
+      "new <b>one</b>,api,,trial",
+    ].join("\n");
+    const result = await importCsv(apiKey, chatbot.id, csv);
+    expect(result.json).toEqual({ created: 1, updated: 2, unchanged: 1, errors: [] });
+
+    // Written before the answer, as the import's batches land: no waiting.
+    const deliveries = async (webhookId: string) =>
+      (
+        await env.DB.prepare("SELECT event_type, payload FROM webhook_deliveries WHERE webhook_id = ? ORDER BY event_type")
+          .bind(webhookId)
+          .all<{ event_type: string; payload: string }>()
+      ).results.map((row) => ({ type: row.event_type, ...JSON.parse(row.payload) }));
+    const [created, updated, ...more] = await deliveries(webhook.id);
+    expect(more).toEqual([]);
+    // Each event carries the participant exactly as the API now shows it.
+    const fresh = (await listParticipants(apiKey, chatbot.id)).find((p) => p.identifier === "new <b>one</b>");
+    expect(created).toMatchObject({ type: "participant.created", data: { participant: fresh } });
+    expect(created.timestamp).toBe(fresh.updated_at);
+    expect(updated).toMatchObject({ type: "participant.data.updated", data: { participant: await getParticipant(apiKey, changed.id) } });
+    expect(updated.data.participant).toMatchObject({ version: 2, data: { plan: "pro" } });
+    expect(await deliveries(elsewhere.id)).toEqual([]);
+    expect(await deliveries(theirs.id)).toEqual([]);
+
+    // Imported again unchanged: nothing to tell.
+    expect((await importCsv(apiKey, chatbot.id, csv)).json).toMatchObject({ created: 0, updated: 0, unchanged: 4 });
+    expect(await deliveries(webhook.id)).toHaveLength(2);
   });
 
   it("reports bad rows by spreadsheet row number (header = 1, multi-line cells count once) and applies the rest", async () => {
