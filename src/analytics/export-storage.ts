@@ -56,8 +56,9 @@ export async function listExportDays(db: D1Database, chatbotId: string, from: st
 
 /**
  * The next page of a day's conversations after `afterSeq`, in `seq` order: a range of
- * `conversations_by_seq` between the day's first and last `seq`. So a day costs its span of
- * `seq`: its own conversations, and those of other chatbots started meanwhile.
+ * `conversations_by_chatbot_seq` between the day's first and last `seq`. So a day costs its
+ * span of the chatbot's own conversations (other days' inside it are left out by `started_at`),
+ * whatever other chatbots started meanwhile.
  */
 export async function readConversationPage(
   db: D1Database,
@@ -68,7 +69,7 @@ export async function readConversationPage(
   const result = await db
     .prepare(
       `SELECT seq, id, started_at, status, outcome, ended_at, last_message_at, message_count, channel, participant_id
-       FROM conversations INDEXED BY conversations_by_seq
+       FROM conversations INDEXED BY conversations_by_chatbot_seq
        WHERE chatbot_id = ?1 AND seq > ?2 AND seq <= ?3 AND started_at >= ?4 AND started_at < ?5
        ORDER BY seq LIMIT ?6`,
     )

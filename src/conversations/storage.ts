@@ -147,7 +147,9 @@ export async function listConversations(
     const driver = filter.chatbotId ? await rareDriver(db, conditions, chatbot, cost) : null;
     const sql = filterConditions(driver ? driver.rest : conditions, chatbot);
     if (driver) {
-      from = "metadata_values d CROSS JOIN conversations c ON c.seq = d.conv";
+      // Each match probes its conversation by seq. Pinned: given a second index that starts with
+      // chatbot_id, SQLite (without statistics) would scan the chatbot's index once per match.
+      from = "metadata_values d CROSS JOIN conversations c INDEXED BY conversations_by_seq ON c.seq = d.conv";
       where.unshift(...driver.where);
       params.unshift(...driver.params);
     }

@@ -82,6 +82,24 @@ describe("analytics export storage", () => {
     expect(await readConversationPage(env.DB, { chatbotId, day, afterSeq: second[0]!.seq, limit: 2 })).toEqual([]);
   });
 
+  it("reads a day's own conversations only, however many other chatbots started inside its span", async () => {
+    const busy = (await createChatbot(team.apiKey)).id;
+    const ours = async (startedAt: string) => (await seedConversations(team.id, chatbotId, [{ startedAt }]))[0]!;
+    const before = await ours("2026-04-10T08:00:00.000Z");
+    await seedConversations(
+      team.id,
+      busy,
+      Array.from({ length: 200 }, (_, i) => ({ startedAt: `2026-04-10T09:${String(i % 60).padStart(2, "0")}:00.000Z` })),
+    );
+    const after = await ours("2026-04-10T10:00:00.000Z");
+    const day = await march("2026-04-10");
+    const cost = newCost();
+    const page = await readConversationPage(env.DB, { chatbotId, day, afterSeq: 0, limit: 1_000 }, cost);
+    expect(page.map((row) => row.id)).toEqual([before.id, after.id]);
+    // Two index entries and their rows, not the 200 conversations between them.
+    expect(cost.d1RowsRead).toBeLessThanOrEqual(4);
+  });
+
   it("pages a day's metadata by key name, then conversation, leaving out other days' pairs inside its span", async () => {
     const day = await march("2026-03-01");
     const all = [];

@@ -13,6 +13,7 @@ const MIGRATIONS = ["0011_analytics.sql", "0013_analytics_segments.sql"];
 async function undoMigration() {
   await env.DB.batch(
     [
+      "DROP INDEX conversations_by_chatbot_seq",
       "DROP TRIGGER conversations_outcome_insert",
       "DROP TRIGGER conversations_outcome_update",
       "DROP TABLE outcome_labels",
