@@ -142,6 +142,10 @@ export async function run({ adminToken, request, load, workerdCpuMs }) {
       `CPU per request, ingestion / healthz: ${(ingestion.cpuMsPerRequest / health_.cpuMsPerRequest).toFixed(2)}x; DO floor / healthz: ${(floor_.cpuMsPerRequest / health_.cpuMsPerRequest).toFixed(2)}x`,
       `cost of one message (Chat-Context-Cost): ${sample.headers["chat-context-cost"]}`,
       passed ? "PASS" : `FAIL${ingestion.non2xx ? ` (non-2xx: ${JSON.stringify(ingestion.statuses)})` : ""}`,
+      // What stands between a message and its floor locally (README, "Performance").
+      ...(passed
+        ? []
+        : ["where the time goes: `npx node bench/profile.mjs ingestion --fsyncs` (a commit's disk flush per message), then --no-fsync"]),
     ],
   };
 }
