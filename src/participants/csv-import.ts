@@ -10,10 +10,10 @@ import type { Chatbot } from "../chatbots/storage";
 import { type Cost, tallyD1 } from "../shared/cost";
 import { newId } from "../shared/ids";
 import { ProblemError } from "../shared/problem";
-import { type DomainEvent, participantEvent } from "../webhooks/events";
+import type { DomainEvent } from "../webhooks/events";
 import { type ImportRow, type RowError, YIELD_EVERY_ROWS, yieldToOtherRequests } from "./csv-format";
 import { validateData } from "./data-schema";
-import { writeParticipantData } from "./data-writes";
+import { participantWriteEvents, writeParticipantData } from "./data-writes";
 import { copyObject, type JsonObject, type JsonValue, jsonEqual, serializeData, setOwn } from "./json-data";
 import {
   findParticipantsByNaturalKeys,
@@ -47,13 +47,13 @@ type Plan = {
  */
 export type EventSink = (make: () => DomainEvent[]) => Promise<void>;
 
-/** What a written plan tells the webhooks: a new participant, or its data changed (a name alone is not an event). */
+/** What the written plans tell the webhooks, by the rule of every participant write (a name alone is no event). */
 function eventsOf(teamId: string, plans: Plan[]): DomainEvent[] {
-  return plans
-    .filter((plan) => plan.created || plan.dataChanged)
-    .map((plan) =>
-      participantEvent(plan.created ? "participant.created" : "participant.data.updated", teamId, presentParticipant(plan.written)),
-    );
+  return plans.flatMap((plan) => {
+    const changed = plan.created || plan.dataChanged;
+    // Presented (its data parsed) only where there is an event to carry it.
+    return changed ? participantWriteEvents(teamId, { created: plan.created, changed, participant: presentParticipant(plan.written) }) : [];
+  });
 }
 
 const naturalKey = (channel: string, identifier: string) => JSON.stringify([channel, identifier]);

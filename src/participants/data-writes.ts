@@ -38,7 +38,8 @@ type DataWrite = {
  */
 export type DataWriteResult = StoredResponse & { replayed: boolean; events: DomainEvent[] };
 
-function eventsOf(teamId: string, outcome: WriteOutcome): DomainEvent[] {
+/** What a participant write tells the webhooks: a new participant, or changed data; else nothing. */
+export function participantWriteEvents(teamId: string, outcome: WriteOutcome): DomainEvent[] {
   if (!outcome.changed) return [];
   return [participantEvent(outcome.created ? "participant.created" : "participant.data.updated", teamId, outcome.participant)];
 }
@@ -124,7 +125,7 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
     if (!idempotency) {
       if (!statement) return { ...response, replayed: false, events: [] };
       const result = await statement.run();
-      if ((result.meta.changes ?? 0) > 0) return { ...response, replayed: false, events: eventsOf(write.teamId, outcome) };
+      if ((result.meta.changes ?? 0) > 0) return { ...response, replayed: false, events: participantWriteEvents(write.teamId, outcome) };
       continue; // lost the race: read again
     }
 
@@ -134,7 +135,7 @@ export async function writeParticipantData(write: DataWrite): Promise<DataWriteR
     try {
       const results = await db.batch(batch);
       if (!statement || (results[1]!.meta.changes ?? 0) > 0)
-        return { ...response, replayed: false, events: eventsOf(write.teamId, outcome) };
+        return { ...response, replayed: false, events: participantWriteEvents(write.teamId, outcome) };
     } catch (error) {
       // The same key committed first (a concurrent duplicate): the batch rolled back, replay it.
       if (!isIdempotencyConflict(error)) throw error;
