@@ -110,7 +110,14 @@ function driverRank(condition: Condition): number {
     : ({ eq: 0, in: 1, gt: 2, gte: 2, lt: 2, lte: 2, exists: 3, contains: 4, neq: 9, missing: 9 } as const)[condition.op];
 }
 
-/** A condition read first from a key's index, as terms on `metadata_values d`; the others remain. */
+/**
+ * The tables of a query driven by a Driver: its matches in `metadata_values d`, each probing
+ * its conversation `c` by seq. Pinned: given a second index that starts with chatbot_id,
+ * SQLite (without statistics) would scan the chatbot's index once per match.
+ */
+export const DRIVEN_FROM = "metadata_values d CROSS JOIN conversations c INDEXED BY conversations_by_seq ON c.seq = d.conv";
+
+/** A condition read first from a key's index, as terms on `metadata_values d` (see DRIVEN_FROM); the others remain. */
 export type Driver = { where: string[]; params: unknown[]; rank: number; rest: Condition[] };
 
 /** The best condition to read first (one whose matches an index of `metadata_values` lists), or null. */
@@ -171,9 +178,7 @@ async function countByRows(db: D1Database, query: AnalyticsQuery, cost?: Cost): 
   const where: string[] = [];
   const driver = drivingCondition(conditions, chatbot);
   if (driver) {
-    // Each match probes its conversation by seq. Pinned: given a second index that starts with
-    // chatbot_id, SQLite (without statistics) would scan the chatbot's index once per match.
-    from = "metadata_values d CROSS JOIN conversations c INDEXED BY conversations_by_seq ON c.seq = d.conv";
+    from = DRIVEN_FROM;
     where.push(...driver.where);
     params.push(...driver.params);
     conditions = driver.rest;

@@ -3,7 +3,7 @@
  * conversation object holds the truth and copies counters and metadata here (its alarm),
  * for listing and analytics; reads of one conversation go to the object.
  */
-import { type Condition, type Driver, drivingCondition, filterConditions } from "../analytics/storage";
+import { type Condition, DRIVEN_FROM, type Driver, drivingCondition, filterConditions } from "../analytics/storage";
 import type { CustomerRecord } from "../participants/storage";
 import { type Cost, tallyD1 } from "../shared/cost";
 
@@ -147,9 +147,7 @@ export async function listConversations(
     const driver = filter.chatbotId ? await rareDriver(db, conditions, chatbot, cost) : null;
     const sql = filterConditions(driver ? driver.rest : conditions, chatbot);
     if (driver) {
-      // Each match probes its conversation by seq. Pinned: given a second index that starts with
-      // chatbot_id, SQLite (without statistics) would scan the chatbot's index once per match.
-      from = "metadata_values d CROSS JOIN conversations c INDEXED BY conversations_by_seq ON c.seq = d.conv";
+      from = DRIVEN_FROM;
       where.unshift(...driver.where);
       params.unshift(...driver.params);
     }
