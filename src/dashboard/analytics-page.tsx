@@ -7,7 +7,7 @@ import { type Chatbot, listTeamChatbots } from "../chatbots/storage";
 import { ID_PATTERN } from "../shared/ids";
 import type { DashboardEnv } from "./auth";
 import { type ChartRow, formatCount, formatShare, outcomeSeries, StackedBarChart } from "./charts";
-import { Layout, PAGE_HEADERS, Section, Value, type Viewer } from "./layout";
+import { Layout, notFoundPage, PAGE_HEADERS, Section, Value } from "./layout";
 
 /**
  * /dashboard/analytics: the four analyses of Octocom's custom data (filter by a metadata
@@ -313,24 +313,12 @@ function isCurrent(params: [string, string][], form: FormState): boolean {
 
 // ---- the page ----------------------------------------------------------------------
 
-function notFoundPage(viewer: Viewer) {
-  return (
-    <Layout title="Chatbot not found" current="analytics" viewer={viewer}>
-      <h1>Chatbot not found</h1>
-      <p>There is no chatbot with that id in this team.</p>
-      <p>
-        <a href="/dashboard/analytics">Analytics</a>
-      </p>
-    </Layout>
-  );
-}
-
 analyticsPages.get("/", async (c) => {
   const viewer = c.var.viewer;
   const form = formState(c.req.queries());
   const chatbots = await listTeamChatbots(c.env.DB, viewer.teamId);
   if (form.chatbotId && !(ID_PATTERN.test(form.chatbotId) && chatbots.some((bot) => bot.id === form.chatbotId)))
-    return c.html(notFoundPage(viewer), 404, PAGE_HEADERS);
+    return notFoundPage(c, { thing: "Chatbot", current: "analytics", back: { href: "/dashboard/analytics", label: "Analytics" } });
   const chatbot = chatbots.find((bot) => bot.id === form.chatbotId) ?? chatbots[0];
   if (!chatbot) {
     return c.html(

@@ -7,7 +7,7 @@ import { ROTATION_GRACE_MS } from "../widget/identity";
 import type { DashboardEnv } from "./auth";
 import { ActionsSection, type ChatbotActions, loadChatbotActions } from "./chatbot-actions";
 import { type ChatbotAutomation, loadChatbotAutomation, TriggersSection, WebhooksSection } from "./chatbot-automation";
-import { formatTime, Layout, PAGE_HEADERS, Section, Value, type Viewer } from "./layout";
+import { formatTime, Layout, notFoundPage, PAGE_HEADERS, Section, Value, type Viewer } from "./layout";
 
 /**
  * /dashboard/chatbots: the team's chatbots and each one's settings. Pages only read;
@@ -124,24 +124,12 @@ chatbotPages.get("/", async (c) => {
   );
 });
 
-/** Another team's chatbot, a missing one and a malformed id answer the same page. */
-function notFoundPage(viewer: Viewer) {
-  return (
-    <Layout title="Chatbot not found" current="chatbots" viewer={viewer}>
-      <h1>Chatbot not found</h1>
-      <p>There is no chatbot with that id in this team.</p>
-      <p>
-        <a href="/dashboard/chatbots">All chatbots</a>
-      </p>
-    </Layout>
-  );
-}
-
 chatbotPages.get("/:id", async (c) => {
   const viewer = c.var.viewer;
   const id = c.req.param("id");
   const chatbot = ID_PATTERN.test(id) ? await findTeamChatbot(c.env.DB, viewer.teamId, id) : null;
-  if (!chatbot) return c.html(notFoundPage(viewer), 404, PAGE_HEADERS);
+  if (!chatbot)
+    return notFoundPage(c, { thing: "Chatbot", current: "chatbots", back: { href: "/dashboard/chatbots", label: "All chatbots" } });
   const origin = new URL(c.req.url).origin;
   const [automation, actions] = await Promise.all([loadChatbotAutomation(c.env.DB, chatbot), loadChatbotActions(c.env.DB, chatbot)]);
   return c.html(

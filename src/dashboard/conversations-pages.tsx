@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { listTeamChatbots } from "../chatbots/storage";
 import { conversationClient } from "../conversations/client";
@@ -15,7 +15,7 @@ import { notFound } from "../shared/problem";
 import type { TriggerFiring } from "../triggers/model";
 import type { DashboardEnv } from "./auth";
 import { ACTION_LABELS, shorten, TRIGGER_EVENT_LABELS } from "./automation-labels";
-import { formatTime, Layout, PAGE_HEADERS, Pager, Section, Value } from "./layout";
+import { formatTime, Layout, notFoundPage, PAGE_HEADERS, Pager, Section, Value } from "./layout";
 
 /** /dashboard/conversations: the list, and each conversation's page. */
 export const conversationPages = new Hono<DashboardEnv>();
@@ -408,26 +408,16 @@ function AgentForm() {
   );
 }
 
-/** Another team's conversation, a missing one and a malformed id answer the same page. */
-function notFoundPage(c: Context<DashboardEnv>) {
-  return c.html(
-    <Layout title="Conversation not found" current="conversations" viewer={c.var.viewer}>
-      <h1>Conversation not found</h1>
-      <p>There is no conversation with that id in your team.</p>
-      <p>
-        <a href="/dashboard/conversations">All conversations</a>
-      </p>
-    </Layout>,
-    404,
-    PAGE_HEADERS,
-  );
-}
-
 conversationPages.get("/:id", async (c) => {
   const viewer = c.var.viewer;
   const id = c.req.param("id");
   const view = ID_PATTERN.test(id) ? await findConversationView(c.env.DB, viewer.teamId, id, { withData: true }) : null;
-  if (!view) return notFoundPage(c);
+  if (!view)
+    return notFoundPage(c, {
+      thing: "Conversation",
+      current: "conversations",
+      back: { href: "/dashboard/conversations", label: "All conversations" },
+    });
   const { after } = PageQuery.parse(c.req.query());
   const client = conversationClient(c.env, id);
   const [snapshot, page, firings] = await Promise.all([

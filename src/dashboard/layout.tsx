@@ -1,5 +1,7 @@
 /** @jsxImportSource hono/jsx */
+import type { Context } from "hono";
 import type { Child } from "hono/jsx";
+import type { DashboardEnv } from "./auth";
 
 /**
  * The dashboard's page shell. Values are escaped by hono/jsx; every value a person can
@@ -129,4 +131,25 @@ export function Section({ id, title, children, level = 2 }: { id: string; title:
 export function formatTime(iso: string | null): string {
   if (!iso) return "";
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/**
+ * The 404 page for an id the team has no such thing by: a missing id, junk and another
+ * team's answer the same page, with a link back to the section.
+ */
+export function notFoundPage(
+  c: Context<DashboardEnv>,
+  page: { thing: "Chatbot" | "Conversation" | "Participant"; current: Section; back: { href: string; label: string } },
+) {
+  return c.html(
+    <Layout title={`${page.thing} not found`} current={page.current} viewer={c.var.viewer}>
+      <h1>{page.thing} not found</h1>
+      <p>There is no {page.thing.toLowerCase()} with that id in your team.</p>
+      <p>
+        <a href={page.back.href}>{page.back.label}</a>
+      </p>
+    </Layout>,
+    404,
+    PAGE_HEADERS,
+  );
 }

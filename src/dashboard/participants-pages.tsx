@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { type Chatbot, findTeamChatbot, listTeamChatbots } from "../chatbots/storage";
 import { listConversations } from "../conversations/storage";
@@ -9,7 +9,7 @@ import { Cursor } from "../shared/cursor";
 import { ID_PATTERN } from "../shared/ids";
 import type { DashboardEnv } from "./auth";
 import { jsonText } from "./client/json-text";
-import { formatTime, Layout, PAGE_HEADERS, Pager, Section, Value, type Viewer } from "./layout";
+import { formatTime, Layout, notFoundPage, PAGE_HEADERS, Pager, Section, Value, type Viewer } from "./layout";
 import { loadSchedules, SchedulesSection } from "./participant-schedules";
 
 /**
@@ -32,21 +32,6 @@ const ListQuery = z.object({
   identifier: Identifier.optional().catch(undefined),
   cursor: Cursor.optional().catch(undefined),
 });
-
-/** The same page for a missing id, junk, and another team's participant. */
-function notFoundPage(c: Context<DashboardEnv>) {
-  return c.html(
-    <Layout title="Participant not found" current="participants" viewer={c.var.viewer}>
-      <h1>Participant not found</h1>
-      <p>There is no participant with that id in your team.</p>
-      <p>
-        <a href="/dashboard/participants">All participants</a>
-      </p>
-    </Layout>,
-    404,
-    PAGE_HEADERS,
-  );
-}
 
 /** One labelled field with the place its problem is shown (`data-pointer` names the API's JSON pointer). */
 function Field({
@@ -396,7 +381,12 @@ participantPages.get("/:id", async (c) => {
   const viewer = c.var.viewer;
   const id = c.req.param("id");
   const row = ID_PATTERN.test(id) ? await findTeamParticipant(c.env.DB, viewer.teamId, id) : null;
-  if (!row) return notFoundPage(c);
+  if (!row)
+    return notFoundPage(c, {
+      thing: "Participant",
+      current: "participants",
+      back: { href: "/dashboard/participants", label: "All participants" },
+    });
   const [chatbot, conversations, schedules] = await Promise.all([
     findTeamChatbot(c.env.DB, viewer.teamId, row.chatbot_id),
     listConversations(c.env.DB, { teamId: viewer.teamId, participantId: row.id, limit: CONVERSATIONS_SHOWN }),
